@@ -1,0 +1,74 @@
+#include "cpu/losses.h"
+
+#include "binding/args.h"
+
+namespace cskd::binding {
+namespace {
+
+// alignLoss(student, target, weights, grad, B, D, kind, normalize, beta, eps, gradScale)
+Napi::Value Align(const Napi::CallbackInfo& info) {
+  Args a(info, "alignLoss");
+  cpu::AlignLossParams p;
+  p.B = a.i64(4, "B");
+  p.D = a.i64(5, "D");
+  const int64_t kind = a.i64(6, "kind");
+  if (kind > 2) a.fail("kind must be 0 (cosine), 1 (mse) or 2 (smooth-l1)", false);
+  p.kind = static_cast<cpu::AlignKind>(kind);
+  p.normalize = a.flag(7, "normalize");
+  p.beta = static_cast<float>(a.num(8, "beta"));
+  p.eps = static_cast<float>(a.num(9, "eps"));
+  p.gradScale = static_cast<float>(a.num(10, "gradScale"));
+  if (p.B < 1 || p.D < 1) a.fail("B and D must be positive", false);
+  p.student = a.f32(0, p.B * p.D, "student");
+  p.target = a.f32(1, p.B * p.D, "target");
+  p.weights = a.f32(2, p.B, "weights", true);
+  p.gradStudent = a.f32(3, p.B * p.D, "grad", true);
+  return Napi::Number::New(info.Env(), cpu::alignLoss(p));
+}
+
+// emdLoss(pred, target, weights, grad, B, K, r, squared, eps, gradScale)
+Napi::Value Emd(const Napi::CallbackInfo& info) {
+  Args a(info, "emdLoss");
+  cpu::EmdLossParams p;
+  p.B = a.i64(4, "B");
+  p.K = a.i64(5, "K");
+  p.r = static_cast<float>(a.num(6, "r"));
+  p.squared = a.flag(7, "squared");
+  p.eps = static_cast<float>(a.num(8, "eps"));
+  p.gradScale = static_cast<float>(a.num(9, "gradScale"));
+  if (p.B < 1 || p.K < 1) a.fail("B and K must be positive", false);
+  p.pred = a.f32(0, p.B * p.K, "pred");
+  p.target = a.f32(1, p.B * p.K, "target");
+  p.weights = a.f32(2, p.B, "weights", true);
+  p.gradPred = a.f32(3, p.B * p.K, "grad", true);
+  return Napi::Number::New(info.Env(), cpu::emdLoss(p));
+}
+
+// distillLoss(student, teacher, weights, grad, B, K, temperature, kind, gradScale)
+Napi::Value Distill(const Napi::CallbackInfo& info) {
+  Args a(info, "distillLoss");
+  cpu::DistillLossParams p;
+  p.B = a.i64(4, "B");
+  p.K = a.i64(5, "K");
+  p.temperature = static_cast<float>(a.num(6, "temperature"));
+  const int64_t kind = a.i64(7, "kind");
+  if (kind > 1) a.fail("kind must be 0 (kl) or 1 (soft cross-entropy)", false);
+  p.kind = static_cast<cpu::DistillKind>(kind);
+  p.gradScale = static_cast<float>(a.num(8, "gradScale"));
+  if (p.B < 1 || p.K < 1) a.fail("B and K must be positive", false);
+  p.student = a.f32(0, p.B * p.K, "student");
+  p.teacher = a.f32(1, p.B * p.K, "teacher");
+  p.weights = a.f32(2, p.B, "weights", true);
+  p.gradStudent = a.f32(3, p.B * p.K, "grad", true);
+  return Napi::Number::New(info.Env(), cpu::distillLoss(p));
+}
+
+}  // namespace
+
+void registerLosses(Napi::Env env, Napi::Object exports) {
+  exports.Set("alignLoss", Napi::Function::New(env, Align, "alignLoss"));
+  exports.Set("emdLoss", Napi::Function::New(env, Emd, "emdLoss"));
+  exports.Set("distillLoss", Napi::Function::New(env, Distill, "distillLoss"));
+}
+
+}  // namespace cskd::binding

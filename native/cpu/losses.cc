@@ -1,0 +1,147 @@
+// Loss and gradient in one pass, rows in parallel, float64 per-row sums so the
+// result matches a float64 reference to float32 rounding at any batch size.
+#include "cpu/losses.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/parallel.h"
+
+namespace cskd::cpu {
+namespace {
+
+// Runs rowLoss(i) -> double over the batch in parallel and returns the weighted mean.
+template <typename F>
+double batchMean(int64_t B, const float* weights, F rowLoss) {
+  std::vector<double> perRow(static_cast<size_t>(B));
+  parallelFor(B, 8, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) perRow[i] = rowLoss(i);
+  });
+  double sum = 0.0;
+  for (int64_t i = 0; i < B; ++i) sum += (weights ? weights[i] : 1.0) * perRow[i];
+  return sum / static_cast<double>(B);
+}
+
+double norm(const float* x, int64_t n) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return std::sqrt(s);
+}
+
+}  // namespace
+
+double alignLoss(const AlignLossParams& p) {
+  const int64_t D = p.D;
+  return batchMean(p.B, p.weights, [&](int64_t i) -> double {
+    const float* s = p.student + i * D;
+    const float* t = p.target + i * D;
+    const double coef = (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
+    float* g = p.gradStudent ? p.gradStudent + i * D : nullptr;
+    const double ns = std::max(norm(s, D), static_cast<double>(p.eps));
+    const double nt = std::max(norm(t, D), static_cast<double>(p.eps));
+    if (p.kind == AlignKind::Cosine) {
+      double dot = 0.0;
+      for (int64_t d = 0; d < D; ++d) dot += static_cast<double>(s[d]) * t[d];
+      const double cos = dot / (ns * nt);
+      if (g) {
+        // d(1 - cos)/ds = -(t / (|s||t|) - cos * s / |s|^2)
+        for (int64_t d = 0; d < D; ++d)
+          g[d] = static_cast<float>(-coef * (t[d] / (ns * nt) - cos * s[d] / (ns * ns)));
+      }
+      return 1.0 - cos;
+    }
+    const double sa = p.normalize ? 1.0 / ns : 1.0;
+    const double sb = p.normalize ? 1.0 / nt : 1.0;
+    double loss = 0.0, ag = 0.0;  // ag = a . dl/da, for the normalisation's Jacobian
+    for (int64_t d = 0; d < D; ++d) {
+      const double a = s[d] * sa, x = a - t[d] * sb;
+      double dl;
+      if (p.kind == AlignKind::Mse) {
+        loss += x * x;
+        dl = 2.0 * x;
+      } else {
+        const double ax = std::abs(x);
+        loss += ax < p.beta ? 0.5 * x * x / p.beta : ax - 0.5 * p.beta;
+        dl = ax < p.beta ? x / p.beta : (x > 0 ? 1.0 : -1.0);
+      }
+      dl /= static_cast<double>(D);
+      if (g) g[d] = static_cast<float>(dl);
+      ag += a * dl;
+    }
+    if (g) {
+      for (int64_t d = 0; d < D; ++d) {
+        // through a = s / |s|: ds = (da - a (a . da)) / |s|
+        const double da = g[d];
+        const double ds = p.normalize ? (da - s[d] * sa * ag) * sa : da;
+        g[d] = static_cast<float>(coef * ds);
+      }
+    }
+    return loss / static_cast<double>(D);
+  });
+}
+
+double emdLoss(const EmdLossParams& p) {
+  const int64_t K = p.K;
+  const double r = p.r;
+  return batchMean(p.B, p.weights, [&](int64_t i) -> double {
+    const float* pr = p.pred + i * K;
+    const float* tg = p.target + i * K;
+    std::vector<double> d(static_cast<size_t>(K));
+    double P = 0.0, Q = 0.0, S = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+      P += pr[k];
+      Q += tg[k];
+      d[k] = P - Q;
+      S += std::pow(std::abs(d[k]), r);
+    }
+    const double inner = S / static_cast<double>(K);
+    const double loss = p.squared ? inner : std::pow(inner + p.eps, 1.0 / r);
+    if (p.gradPred) {
+      const double coef =
+          (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
+      // dl/dd_k, then dl/dp_j = sum_{k >= j} dl/dd_k (the CDF's adjoint).
+      const double outer = p.squared ? r / K : std::pow(loss, 1.0 - r) / K;
+      double suffix = 0.0;
+      for (int64_t k = K - 1; k >= 0; --k) {
+        const double ad = std::abs(d[k]);
+        const double sgn = d[k] > 0 ? 1.0 : (d[k] < 0 ? -1.0 : 0.0);
+        suffix += outer * std::pow(ad, r - 1.0) * sgn;
+        p.gradPred[i * K + k] = static_cast<float>(coef * suffix);
+      }
+    }
+    return loss;
+  });
+}
+
+double distillLoss(const DistillLossParams& p) {
+  const int64_t K = p.K;
+  const double T = p.temperature;
+  return batchMean(p.B, p.weights, [&](int64_t i) -> double {
+    const float* s = p.student + i * K;
+    const float* t = p.teacher + i * K;
+    double ms = s[0], mt = t[0];
+    for (int64_t k = 1; k < K; ++k) {
+      ms = std::max(ms, static_cast<double>(s[k]));
+      mt = std::max(mt, static_cast<double>(t[k]));
+    }
+    double zs = 0.0, zt = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+      zs += std::exp((s[k] - ms) / T);
+      zt += std::exp((t[k] - mt) / T);
+    }
+    const double lzs = std::log(zs), lzt = std::log(zt);
+    const double coef = (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
+    double loss = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+      const double lq = (s[k] - ms) / T - lzs;  // ln q_k
+      const double lp = (t[k] - mt) / T - lzt;  // ln p_k
+      const double pk = std::exp(lp);
+      loss += p.kind == DistillKind::Kl ? pk * (lp - lq) : -pk * lq;
+      if (p.gradStudent) p.gradStudent[i * K + k] = static_cast<float>(coef * T * (std::exp(lq) - pk));
+    }
+    return T * T * loss;
+  });
+}
+
+}  // namespace cskd::cpu
