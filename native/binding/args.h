@@ -24,8 +24,8 @@ class Args {
       fail(std::string(name) + " must be a Float32Array", true);
     Napi::Float32Array a = v.As<Napi::Float32Array>();
     if (need < 0 || static_cast<int64_t>(a.ElementLength()) < need)
-      fail(std::string(name) + " holds " + std::to_string(a.ElementLength()) +
-               " elements, needs " + std::to_string(need),
+      fail(std::string(name) + " holds " + std::to_string(a.ElementLength()) + " elements, needs " +
+               std::to_string(need),
            false);
     return a.Data();
   }

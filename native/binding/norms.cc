@@ -10,9 +10,9 @@ Napi::Value LnForward(const Napi::CallbackInfo& info) {
   Args a(info, "layerNormForward");
   const int64_t rows = a.i64(6, "rows"), cols = a.i64(7, "cols");
   const float eps = static_cast<float>(a.num(8, "eps"));
-  cpu::layerNormForward(a.f32(0, rows * cols, "x"), a.f32(1, cols, "gamma"),
-                        a.f32(2, cols, "beta"), a.f32(3, rows * cols, "y"),
-                        a.f32(4, rows, "mean"), a.f32(5, rows, "rstd"), rows, cols, eps);
+  cpu::layerNormForward(a.f32(0, rows * cols, "x"), a.f32(1, cols, "gamma"), a.f32(2, cols, "beta"),
+                        a.f32(3, rows * cols, "y"), a.f32(4, rows, "mean"), a.f32(5, rows, "rstd"),
+                        rows, cols, eps);
   return info.Env().Undefined();
 }
 

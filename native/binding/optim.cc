@@ -32,9 +32,9 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   p.segLength = segLength.data();
   p.segLr = a.f32(6, nseg, "segLr");
   p.segWeightDecay = a.f32(7, nseg, "segWeightDecay");
-  p.beta1 = static_cast<float>(a.num(8, "beta1"));
-  p.beta2 = static_cast<float>(a.num(9, "beta2"));
-  p.eps = static_cast<float>(a.num(10, "eps"));
+  p.beta1 = a.num(8, "beta1");
+  p.beta2 = a.num(9, "beta2");
+  p.eps = a.num(10, "eps");
   p.step = a.i64(11, "step");
   if (p.step < 1) a.fail("step is 1-based", false);
   p.gradScale = static_cast<float>(a.num(12, "gradScale"));

@@ -17,10 +17,10 @@ struct AttentionParams {
   float scale = 1.0f;
   const float *q = nullptr, *k = nullptr, *v = nullptr;
   int64_t qkv_sB = 0, qkv_sH = 0, qkv_sN = 0;
-  float* out = nullptr;  // forward output
-  const float* dout = nullptr;  // backward input
-  int64_t o_sB = 0, o_sH = 0, o_sN = 0;  // strides of out and dout
-  float* lse = nullptr;  // [B,H,N]
+  float* out = nullptr;                               // forward output
+  const float* dout = nullptr;                        // backward input
+  int64_t o_sB = 0, o_sH = 0, o_sN = 0;               // strides of out and dout
+  float* lse = nullptr;                               // [B,H,N]
   float *dq = nullptr, *dk = nullptr, *dv = nullptr;  // backward outputs (overwritten)
 };
 

@@ -157,8 +157,7 @@ void gemm(const GemmParams& p) {
   if (p.batch >= threads) {
     parallelFor(p.batch, 1, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b)
-        gemmBlock(p, p.A + b * p.strideA, p.B + b * p.strideB, p.C + b * p.strideC, 0, p.M, 0,
-                  p.N);
+        gemmBlock(p, p.A + b * p.strideA, p.B + b * p.strideB, p.C + b * p.strideC, 0, p.M, 0, p.N);
     });
     return;
   }

@@ -98,8 +98,7 @@ double emdLoss(const EmdLossParams& p) {
     const double inner = S / static_cast<double>(K);
     const double loss = p.squared ? inner : std::pow(inner + p.eps, 1.0 / r);
     if (p.gradPred) {
-      const double coef =
-          (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
+      const double coef = (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
       // dl/dd_k, then dl/dp_j = sum_{k >= j} dl/dd_k (the CDF's adjoint).
       const double outer = p.squared ? r / K : std::pow(loss, 1.0 - r) / K;
       double suffix = 0.0;
@@ -138,7 +137,8 @@ double distillLoss(const DistillLossParams& p) {
       const double lp = (t[k] - mt) / T - lzt;  // ln p_k
       const double pk = std::exp(lp);
       loss += p.kind == DistillKind::Kl ? pk * (lp - lq) : -pk * lq;
-      if (p.gradStudent) p.gradStudent[i * K + k] = static_cast<float>(coef * T * (std::exp(lq) - pk));
+      if (p.gradStudent)
+        p.gradStudent[i * K + k] = static_cast<float>(coef * T * (std::exp(lq) - pk));
     }
     return T * T * loss;
   });

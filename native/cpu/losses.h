@@ -33,8 +33,8 @@ double alignLoss(const AlignLossParams& p);
 //   with squared, l_i = (1/K) sum_k |P_ik - Q_ik|^r (no root, no eps).
 // Gradient with respect to the predicted probabilities.
 struct EmdLossParams {
-  const float* pred = nullptr;    // [B, K] probabilities
-  const float* target = nullptr;  // [B, K] probabilities
+  const float* pred = nullptr;     // [B, K] probabilities
+  const float* target = nullptr;   // [B, K] probabilities
   const float* weights = nullptr;  // [B] or null
   int64_t B = 0, K = 0;
   float r = 2.0f;

@@ -8,9 +8,11 @@
 namespace cskd::cpu {
 
 void adamwStep(const AdamWParams& p) {
-  const double bc1 = 1.0 - std::pow(static_cast<double>(p.beta1), static_cast<double>(p.step));
-  const double bc2 = 1.0 - std::pow(static_cast<double>(p.beta2), static_cast<double>(p.step));
-  const float b1 = p.beta1, b2 = p.beta2, eps = p.eps, gs = p.gradScale;
+  const double bc1 = 1.0 - std::pow(p.beta1, static_cast<double>(p.step));
+  const double bc2 = 1.0 - std::pow(p.beta2, static_cast<double>(p.step));
+  const float b1 = static_cast<float>(p.beta1), b2 = static_cast<float>(p.beta2);
+  const float omb1 = static_cast<float>(1.0 - p.beta1), omb2 = static_cast<float>(1.0 - p.beta2);
+  const float eps = static_cast<float>(p.eps), gs = p.gradScale;
   const float invBc1 = static_cast<float>(1.0 / bc1);
   const float invSqrtBc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   for (int64_t s = 0; s < p.numSegments; ++s) {
@@ -23,8 +25,8 @@ void adamwStep(const AdamWParams& p) {
     parallelFor(len, 32768, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const float gi = g[i] * gs;
-        const float mi = b1 * m[i] + (1.0f - b1) * gi;
-        const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        const float mi = b1 * m[i] + omb1 * gi;
+        const float vi = b2 * v[i] + omb2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
         const float denom = std::sqrt(vi) * invSqrtBc2 + eps;

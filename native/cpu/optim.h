@@ -19,8 +19,10 @@ struct AdamWParams {
   const int64_t* segLength = nullptr;
   const float* segLr = nullptr;           // learning rate of each segment
   const float* segWeightDecay = nullptr;  // decoupled decay of each segment
-  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-  int64_t step = 1;  // 1-based, for bias correction
+  // Doubles, as PyTorch keeps them: 1 - beta2 rounded from float(0.999) would be
+  // off by 1.3e-5 relative.
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  int64_t step = 1;        // 1-based, for bias correction
   float gradScale = 1.0f;  // applied to grad first (clipping, micro-batch mean)
 };
 // p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p), PyTorch's AdamW order:

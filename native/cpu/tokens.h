@@ -18,7 +18,6 @@ void embedTokensBackward(const float* dout, float* dpatches, float* dcls, float*
 void clsPoolForward(const float* x, float* out, int64_t B, int64_t N, int64_t E);
 void clsPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E);
 void meanPoolForward(const float* x, float* out, int64_t B, int64_t N, int64_t E, int64_t start);
-void meanPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E,
-                      int64_t start);
+void meanPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E, int64_t start);
 
 }  // namespace cskd::cpu

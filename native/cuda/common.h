@@ -37,18 +37,18 @@ int multiprocessorCount();
 
 }  // namespace cskd::cuda
 
-#define CUDA_CHECK(call)                                                       \
-  do {                                                                         \
-    cudaError_t cskd_err_ = (call);                                            \
-    if (cskd_err_ != cudaSuccess)                                              \
-      ::cskd::cuda::throwCudaError(cskd_err_, #call, __FILE__, __LINE__);      \
+#define CUDA_CHECK(call)                                                  \
+  do {                                                                    \
+    cudaError_t cskd_err_ = (call);                                       \
+    if (cskd_err_ != cudaSuccess)                                         \
+      ::cskd::cuda::throwCudaError(cskd_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
 // After a <<<...>>> launch: reports a bad launch at this file:line.
-#define CUDA_CHECK_LAUNCH()                                                    \
-  do {                                                                         \
-    cudaError_t cskd_err_ = cudaGetLastError();                                \
-    if (cskd_err_ != cudaSuccess)                                              \
+#define CUDA_CHECK_LAUNCH()                                                         \
+  do {                                                                              \
+    cudaError_t cskd_err_ = cudaGetLastError();                                     \
+    if (cskd_err_ != cudaSuccess)                                                   \
       ::cskd::cuda::throwCudaError(cskd_err_, "kernel launch", __FILE__, __LINE__); \
   } while (0)
 

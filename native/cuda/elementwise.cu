@@ -70,7 +70,8 @@ struct ScaleOp {
   float* x;
   __device__ void vec(int64_t i) const {
     float4 v = reinterpret_cast<float4*>(x)[i];
-    reinterpret_cast<float4*>(x)[i] = make_float4(v.x * alpha, v.y * alpha, v.z * alpha, v.w * alpha);
+    reinterpret_cast<float4*>(x)[i] =
+        make_float4(v.x * alpha, v.y * alpha, v.z * alpha, v.w * alpha);
   }
   __device__ void one(int64_t i) const { x[i] *= alpha; }
 };
@@ -178,8 +179,8 @@ void biasGradient(const float* dy, float* dbias, int64_t rows, int64_t cols, boo
   columnPartialSums<<<dim3(unsigned(colBlocks), unsigned(chunks)), dim3(32, 8), 0, stream>>>(
       dy, partial.as<float>(), rows, cols, rowsPerChunk);
   CUDA_CHECK_LAUNCH();
-  sumPartials<<<unsigned(ceilDiv(cols, 256)), 256, 0, stream>>>(partial.as<float>(), dbias,
-                                                                 chunks, cols, accumulate);
+  sumPartials<<<unsigned(ceilDiv(cols, 256)), 256, 0, stream>>>(partial.as<float>(), dbias, chunks,
+                                                                cols, accumulate);
   CUDA_CHECK_LAUNCH();
 }
 

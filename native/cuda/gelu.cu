@@ -70,9 +70,15 @@ void geluForward(const float* x, float* y, int64_t n, GeluKind kind, cudaStream_
   if (n <= 0) return;
   const int g = gridFor(n);
   switch (kind) {
-    case GeluKind::Erf: geluForwardKernel<0><<<g, 256, 0, stream>>>(x, y, n); break;
-    case GeluKind::Tanh: geluForwardKernel<1><<<g, 256, 0, stream>>>(x, y, n); break;
-    case GeluKind::Quick: geluForwardKernel<2><<<g, 256, 0, stream>>>(x, y, n); break;
+    case GeluKind::Erf:
+      geluForwardKernel<0><<<g, 256, 0, stream>>>(x, y, n);
+      break;
+    case GeluKind::Tanh:
+      geluForwardKernel<1><<<g, 256, 0, stream>>>(x, y, n);
+      break;
+    case GeluKind::Quick:
+      geluForwardKernel<2><<<g, 256, 0, stream>>>(x, y, n);
+      break;
   }
   CUDA_CHECK_LAUNCH();
 }
@@ -82,9 +88,15 @@ void geluBackward(const float* x, const float* dy, float* dx, int64_t n, GeluKin
   if (n <= 0) return;
   const int g = gridFor(n);
   switch (kind) {
-    case GeluKind::Erf: geluBackwardKernel<0><<<g, 256, 0, stream>>>(x, dy, dx, n, accumulate); break;
-    case GeluKind::Tanh: geluBackwardKernel<1><<<g, 256, 0, stream>>>(x, dy, dx, n, accumulate); break;
-    case GeluKind::Quick: geluBackwardKernel<2><<<g, 256, 0, stream>>>(x, dy, dx, n, accumulate); break;
+    case GeluKind::Erf:
+      geluBackwardKernel<0><<<g, 256, 0, stream>>>(x, dy, dx, n, accumulate);
+      break;
+    case GeluKind::Tanh:
+      geluBackwardKernel<1><<<g, 256, 0, stream>>>(x, dy, dx, n, accumulate);
+      break;
+    case GeluKind::Quick:
+      geluBackwardKernel<2><<<g, 256, 0, stream>>>(x, dy, dx, n, accumulate);
+      break;
   }
   CUDA_CHECK_LAUNCH();
 }

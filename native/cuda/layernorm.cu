@@ -22,9 +22,8 @@ namespace {
 constexpr int kMaxVec = 8;  // float4s per lane held in registers: 32*4*8 = 1024 columns
 
 template <int V>
-__global__ void layerNormForwardVec(const float* x, const float* gamma, const float* beta,
-                                    float* y, float* mean, float* rstd, int64_t rows, int cols,
-                                    float eps) {
+__global__ void layerNormForwardVec(const float* x, const float* gamma, const float* beta, float* y,
+                                    float* mean, float* rstd, int64_t rows, int cols, float eps) {
   const int64_t row = blockIdx.x * int64_t(blockDim.x >> 5) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
@@ -185,14 +184,14 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(shmem)));
   }
   const int threads = 256;
-  int blocks = std::max(1, int(std::min<int64_t>(ceilDiv(rows, threads / 32),
-                                                 int64_t(multiprocessorCount()) * 2)));
+  int blocks = std::max(
+      1, int(std::min<int64_t>(ceilDiv(rows, threads / 32), int64_t(multiprocessorCount()) * 2)));
   DeviceScratch partial(sizeof(float) * 2 * cols * blocks);
   layerNormBackwardKernel<<<blocks, threads, shmem, stream>>>(
       x, gamma, mean, rstd, dy, dx, partial.as<float>(), rows, cols, accumulate);
   CUDA_CHECK_LAUNCH();
   layerNormParamGrads<<<unsigned(ceilDiv(cols, 256)), 256, 0, stream>>>(partial.as<float>(), blocks,
-                                                                         cols, dgamma, dbeta);
+                                                                        cols, dgamma, dbeta);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -7,8 +7,8 @@
 //
 // alignLoss runs a block per row (D is the CLIP width, 512..1024): pass 1 the
 // norms and the dot product, pass 2 the loss and a.g (g = dl/da), pass 3 the
-// gradient through the normalisation, ds = (g - a (a.g)) / |s| (or g / eps
-// where the norm was floored, since the floor is then a constant).
+// gradient through the normalisation, ds = (g - a (a.g)) / max(|s|, eps), the
+// same formula as the CPU kernel uses (also where the floor applies).
 // emdLoss runs a thread per row (K = 10 bins): the CDF differences go into the
 // gradient buffer first and are turned into the gradient by a reverse
 // (suffix) sum, dl/dp_j = sum_{k >= j} dl/dP_k.
@@ -48,7 +48,6 @@ __global__ void alignLossKernel(AlignLossParams p, float* rowLoss) {
   const float sn = sqrtf(ss), tn = sqrtf(tt);
   const float ns = norm ? fmaxf(sn, p.eps) : 1.f;
   const float nt = norm ? fmaxf(tn, p.eps) : 1.f;
-  const bool floored = !norm || sn <= p.eps;
   const float ias = 1.f / ns, iat = 1.f / nt;
   const float invD = 1.f / float(D);
   // Pass 2: loss terms and a.g
@@ -92,7 +91,7 @@ __global__ void alignLossKernel(AlignLossParams p, float* rowLoss) {
       float e = a - b;
       g = (fabsf(e) < p.beta ? e / p.beta : (e > 0.f ? 1.f : -1.f)) * invD;
     }
-    float ds = floored ? g * ias : (g - a * ag) * ias;
+    float ds = norm ? (g - a * ag) * ias : g;
     out[d] = gs * ds;
   }
 }

@@ -34,7 +34,13 @@ __device__ int64_t findSegment(const int64_t* start, int64_t count, int64_t i) {
   return lo - 1;
 }
 
-__global__ void adamwKernel(AdamWParams p, float bc1, float bc2, int64_t total) {
+// Coefficients rounded to float on the host from the double hyper-parameters
+// (1 - beta2 taken in double: from float(0.999) it would be 1.3e-5 off).
+struct AdamCoeffs {
+  float b1, omb1, b2, omb2, eps, invBc1, invSqrtBc2;
+};
+
+__global__ void adamwKernel(AdamWParams p, AdamCoeffs k, int64_t total) {
   __shared__ int64_t firstSeg;
   const int64_t begin = blockIdx.x * int64_t(kChunk);
   const int64_t end = min(total, begin + kChunk);
@@ -49,12 +55,12 @@ __global__ void adamwKernel(AdamWParams p, float bc1, float bc2, int64_t total) 
     const float decay = 1.f - lr * wd;
     for (int64_t i = a + threadIdx.x; i < b; i += blockDim.x) {
       float g = p.grad[i] * p.gradScale;
-      float m = p.beta1 * p.m[i] + (1.f - p.beta1) * g;
-      float v = p.beta2 * p.v[i] + (1.f - p.beta2) * g * g;
+      float m = k.b1 * p.m[i] + k.omb1 * g;
+      float v = k.b2 * p.v[i] + k.omb2 * g * g;
       p.m[i] = m;
       p.v[i] = v;
-      float mhat = m / bc1, vhat = v / bc2;
-      p.param[i] = p.param[i] * decay - lr * mhat / (sqrtf(vhat) + p.eps);
+      const float denom = sqrtf(v) * k.invSqrtBc2 + k.eps;  // as PyTorch: sqrt(v)/sqrt(bc2) + eps
+      p.param[i] = p.param[i] * decay - lr * (m * k.invBc1) / denom;
     }
   }
 }
@@ -90,9 +96,14 @@ __global__ void emaKernel(float* ema, const float* param, int64_t n, float decay
 void adamwStep(const AdamWParams& p, int64_t numel, cudaStream_t stream) {
   const int64_t total = numel;
   if (p.numSegments <= 0 || total <= 0) return;
-  const float bc1 = float(1.0 - std::pow(double(p.beta1), double(p.step)));
-  const float bc2 = float(1.0 - std::pow(double(p.beta2), double(p.step)));
-  adamwKernel<<<unsigned(ceilDiv(total, kChunk)), 256, 0, stream>>>(p, bc1, bc2, total);
+  AdamCoeffs k;
+  k.b1 = float(p.beta1), k.omb1 = float(1.0 - double(p.beta1));
+  k.b2 = float(p.beta2), k.omb2 = float(1.0 - double(p.beta2));
+  k.eps = float(p.eps);
+  const double bc1 = 1.0 - std::pow(double(p.beta1), double(p.step));
+  const double bc2 = 1.0 - std::pow(double(p.beta2), double(p.step));
+  k.invBc1 = float(1.0 / bc1), k.invSqrtBc2 = float(1.0 / std::sqrt(bc2));
+  adamwKernel<<<unsigned(ceilDiv(total, kChunk)), 256, 0, stream>>>(p, k, total);
   CUDA_CHECK_LAUNCH();
 }
 

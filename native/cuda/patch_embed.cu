@@ -13,8 +13,8 @@ namespace {
 
 // Index of pixel (b, c, y, x)'s value in the patch matrix, or -1 when the pixel
 // lies outside the whole patches.
-__device__ __forceinline__ int64_t patchIndex(int64_t b, int64_t c, int64_t y, int64_t x,
-                                              int64_t C, int64_t p, int64_t gh, int64_t gw) {
+__device__ __forceinline__ int64_t patchIndex(int64_t b, int64_t c, int64_t y, int64_t x, int64_t C,
+                                              int64_t p, int64_t gh, int64_t gw) {
   const int64_t gy = y / p, gx = x / p;
   if (gy >= gh || gx >= gw) return -1;
   const int64_t row = (b * gh + gy) * gw + gx;
@@ -22,8 +22,8 @@ __device__ __forceinline__ int64_t patchIndex(int64_t b, int64_t c, int64_t y, i
   return row * (C * p * p) + col;
 }
 
-__global__ void patchifyKernel(const float* images, float* patches, int64_t B, int64_t C,
-                               int64_t H, int64_t W, int64_t p) {
+__global__ void patchifyKernel(const float* images, float* patches, int64_t B, int64_t C, int64_t H,
+                               int64_t W, int64_t p) {
   const int64_t gh = H / p, gw = W / p, total = B * C * H * W;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -36,8 +36,8 @@ __global__ void patchifyKernel(const float* images, float* patches, int64_t B, i
   }
 }
 
-__global__ void patchifyBackwardKernel(const float* dpatches, float* dimages, int64_t B,
-                                       int64_t C, int64_t H, int64_t W, int64_t p) {
+__global__ void patchifyBackwardKernel(const float* dpatches, float* dimages, int64_t B, int64_t C,
+                                       int64_t H, int64_t W, int64_t p) {
   const int64_t gh = H / p, gw = W / p, total = B * C * H * W;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {

@@ -87,7 +87,7 @@ void embedTokensBackward(const float* dout, float* dpatches, float* dcls, float*
   const int64_t n = (P + 1) * E;
   if (n <= 0) return;
   embedBackwardKernel<<<unsigned(ceilDiv(n, 256)), 256, 0, stream>>>(dout, dpatches, dcls, dpos, B,
-                                                                      P, E);
+                                                                     P, E);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -112,8 +112,8 @@ void meanPoolForward(const float* x, float* out, int64_t B, int64_t N, int64_t E
   CUDA_CHECK_LAUNCH();
 }
 
-void meanPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E,
-                      int64_t start, cudaStream_t stream) {
+void meanPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E, int64_t start,
+                      cudaStream_t stream) {
   if (B * N * E <= 0) return;
   poolBackwardKernel<<<gridFor(B * N * E), 256, 0, stream>>>(dout, dx, B, N, E, start, N,
                                                              1.f / float(N - start));

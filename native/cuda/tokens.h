@@ -18,7 +18,7 @@ void clsPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t
                      cudaStream_t stream);
 void meanPoolForward(const float* x, float* out, int64_t B, int64_t N, int64_t E, int64_t start,
                      cudaStream_t stream);
-void meanPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E,
-                      int64_t start, cudaStream_t stream);
+void meanPoolBackward(const float* dout, float* dx, int64_t B, int64_t N, int64_t E, int64_t start,
+                      cudaStream_t stream);
 
 }  // namespace cskd::cuda

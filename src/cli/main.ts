@@ -1,0 +1,46 @@
+// The cskd command line: one file per command, each a thin shell over the TS API.
+import { packageVersion } from '../info.js';
+import * as info from './info.js';
+
+interface Command {
+  usage: string;
+  run(argv: string[]): number | Promise<number>;
+}
+
+const commands: Record<string, Command> = { info };
+
+function help(): string {
+  return [
+    `cskd ${packageVersion()}: CLIP-based semi-supervised knowledge distillation for image aesthetics`,
+    '',
+    'Commands:',
+    ...Object.values(commands).map((c) => `  ${c.usage.split('\n').join('\n  ')}`),
+    '',
+    'cskd --version | cskd help',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${help()}\n`);
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`cskd: unknown command '${name}'\n\n${help()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    const err = e as Error;
+    // Argument errors from parseArgs and validation errors are the user's to fix: no stack.
+    process.stderr.write(`cskd ${name}: ${err.message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,135 @@
+// Loads the addon and declares its whole surface: the one typed view of the
+// native code. Arguments are validated by the callers in src/ops before they
+// reach these functions; the addon only re-checks types and byte lengths.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type F32 = Float32Array;
+type OptF32 = Float32Array | null;
+
+export interface CpuFeatureFlags {
+  avx2: boolean;
+  fma: boolean;
+  avx512f: boolean;
+  avx512bw: boolean;
+  avx512vl: boolean;
+  avx512bf16: boolean;
+  avx512vnni: boolean;
+  amxTile: boolean;
+}
+
+export interface CudaDevice {
+  name: string;
+  computeCapability: string;
+  memoryBytes: number;
+  multiprocessors: number;
+}
+
+export interface CudaInfo {
+  compiled: boolean;
+  runtimeVersion?: number;
+  devices: CudaDevice[];
+  reason?: string;
+}
+
+export interface NativeAddon {
+  allocate(bytes: number): ArrayBuffer;
+  cpuFeatures(): CpuFeatureFlags;
+  gemmKernel(): string;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  measureFmaPeak(seconds: number, threads: number): number;
+  cudaInfo(): CudaInfo;
+
+  gemm(
+    A: F32, B: F32, C: F32, bias: OptF32,
+    M: number, N: number, K: number, transA: boolean, transB: boolean,
+    alpha: number, beta: number, lda: number, ldb: number, ldc: number,
+    batch: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+
+  attentionForward(
+    q: F32, k: F32, v: F32, out: F32, lse: F32,
+    dims: Float64Array, qkvStrides: Float64Array, outStrides: Float64Array, scale: number,
+  ): void;
+  attentionBackward(
+    q: F32, k: F32, v: F32, out: F32, dout: F32, lse: F32, dq: F32, dk: F32, dv: F32,
+    dims: Float64Array, qkvStrides: Float64Array, outStrides: Float64Array, scale: number,
+  ): void;
+  attentionStats(
+    q: F32, k: F32, distance: F32, entropy: F32,
+    dims: Float64Array, qkvStrides: Float64Array, scale: number,
+    prefix: number, gridH: number, gridW: number, patchPx: number,
+  ): void;
+
+  layerNormForward(
+    x: F32, gamma: F32, beta: F32, y: F32, mean: F32, rstd: F32,
+    rows: number, cols: number, eps: number,
+  ): void;
+  layerNormBackward(
+    x: F32, gamma: F32, mean: F32, rstd: F32, dy: F32, dx: F32, dgamma: F32, dbeta: F32,
+    rows: number, cols: number, accumulate: boolean,
+  ): void;
+  softmaxForward(x: F32, y: F32, rows: number, cols: number, temperature: number): void;
+  softmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number, temperature: number): void;
+
+  add(a: F32, b: F32, out: F32, n: number): void;
+  axpy(alpha: number, x: F32, y: F32, n: number): void;
+  scale(x: F32, n: number, alpha: number): void;
+  biasAdd(x: F32, bias: F32, out: F32, rows: number, cols: number): void;
+  biasGradient(dy: F32, dbias: F32, rows: number, cols: number, accumulate: boolean): void;
+  geluForward(x: F32, y: F32, n: number, kind: number): void;
+  geluBackward(x: F32, dy: F32, dx: F32, n: number, kind: number, accumulate: boolean): void;
+
+  patchify(images: F32, patches: F32, B: number, C: number, H: number, W: number, p: number): void;
+  patchifyBackward(dpatches: F32, dimages: F32, B: number, C: number, H: number, W: number, p: number): void;
+  embedTokensForward(patches: F32, cls: F32, pos: F32, out: F32, B: number, P: number, E: number): void;
+  embedTokensBackward(dout: F32, dpatches: F32, dcls: F32, dpos: F32, B: number, P: number, E: number): void;
+  clsPoolForward(x: F32, out: F32, B: number, N: number, E: number): void;
+  clsPoolBackward(dout: F32, dx: F32, B: number, N: number, E: number): void;
+  meanPoolForward(x: F32, out: F32, B: number, N: number, E: number, start: number): void;
+  meanPoolBackward(dout: F32, dx: F32, B: number, N: number, E: number, start: number): void;
+
+  alignLoss(
+    student: F32, target: F32, weights: OptF32, grad: OptF32, B: number, D: number,
+    kind: number, normalize: boolean, beta: number, eps: number, gradScale: number,
+  ): number;
+  emdLoss(
+    pred: F32, target: F32, weights: OptF32, grad: OptF32, B: number, K: number,
+    r: number, squared: boolean, eps: number, gradScale: number,
+  ): number;
+  distillLoss(
+    student: F32, teacher: F32, weights: OptF32, grad: OptF32, B: number, K: number,
+    temperature: number, kind: number, gradScale: number,
+  ): number;
+
+  adamwStep(
+    param: F32, grad: F32, m: F32, v: F32,
+    segStart: Float64Array, segLength: Float64Array, segLr: F32, segWeightDecay: F32,
+    beta1: number, beta2: number, eps: number, step: number, gradScale: number,
+  ): void;
+  sumOfSquares(x: F32, n: number): number;
+  emaUpdate(ema: F32, param: F32, n: number, decay: number): void;
+}
+
+function findAddon(): string {
+  // src/native.ts and dist/native.js both sit one level below the package root.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const candidates = [
+    process.env['CSKD_ADDON'],
+    join(root, 'build', 'Release', 'cskd.node'),
+    join(root, 'build', 'Debug', 'cskd.node'),
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  for (const p of candidates) if (existsSync(p)) return p;
+  throw new Error(
+    `cskd: the native addon is not built (looked in ${candidates.join(', ')}). ` +
+      'Run `npm run build:native` (needs cmake and a C++17 compiler).',
+  );
+}
+
+const require = createRequire(import.meta.url);
+
+/** The loaded addon. */
+export const native: NativeAddon = require(findAddon()) as NativeAddon;

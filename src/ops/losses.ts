@@ -1,0 +1,97 @@
+// The losses of CSKD. Each returns the batch-mean loss and, when a gradient
+// tensor is given, writes the gradient in the same native pass.
+import { native } from '../native.js';
+import { expectCpuFloat32, expectFinite, expectShape } from '../tensor/check.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+interface Common {
+  /** Per-sample weights [B]; loss = (1/B) Σ w_i l_i. */
+  weights?: Tensor | null;
+  /** Gradient output, same shape as the prediction; written, not accumulated. */
+  grad?: Tensor | null;
+  /** Multiplies the gradient (e.g. 1 / micro-batches, or a loss weight λ). */
+  gradScale?: number;
+}
+
+function checkLoss(op: string, pred: Tensor, target: Tensor, c: Common): [number, number] {
+  expectCpuFloat32(op, { pred, target, weights: c.weights, grad: c.grad });
+  const [B, D] = expectShape(op, 'pred', pred, [null, null]).shape as [number, number];
+  if (B < 1 || D < 1) throw new RangeError(`${op}: empty batch [${B}, ${D}]`);
+  expectShape(op, 'target', target, [B, D]);
+  if (c.weights) expectShape(op, 'weights', c.weights, [B]);
+  if (c.grad) expectShape(op, 'grad', c.grad, [B, D]);
+  expectFinite(op, 'gradScale', c.gradScale ?? 1);
+  return [B, D];
+}
+
+function result(op: string, loss: number): number {
+  if (!Number.isFinite(loss)) throw new RangeError(`${op}: loss is ${loss} (non-finite input or prediction)`);
+  return loss;
+}
+
+export type AlignKind = 'cosine' | 'mse' | 'smooth-l1';
+const ALIGN_KINDS: Record<AlignKind, number> = { cosine: 0, mse: 1, 'smooth-l1': 2 };
+
+export interface AlignLossOptions extends Common {
+  kind?: AlignKind;
+  /** Compare L2-normalised rows (always so for cosine). Default true. */
+  normalize?: boolean;
+  /** Smooth-L1 threshold. Default 1. */
+  beta?: number;
+}
+
+/** Phase-1 feature alignment loss of student features [B, D] to CLIP features [B, D]. */
+export function alignLoss(student: Tensor, clip: Tensor, o: AlignLossOptions = {}): number {
+  const op = 'alignLoss';
+  const [B, D] = checkLoss(op, student, clip, o);
+  const kind = ALIGN_KINDS[o.kind ?? 'cosine'];
+  if (kind === undefined) throw new TypeError(`${op}: kind must be 'cosine', 'mse' or 'smooth-l1', got '${String(o.kind)}'`);
+  const beta = o.beta ?? 1;
+  if (!(beta > 0)) throw new RangeError(`${op}: beta must be positive, got ${beta}`);
+  return result(op, native.alignLoss(
+    student.data, clip.data, o.weights?.data ?? null, o.grad?.data ?? null, B, D,
+    kind, o.normalize ?? true, beta, 1e-8, o.gradScale ?? 1,
+  ));
+}
+
+export interface EmdLossOptions extends Common {
+  /** Exponent r. Default 2. */
+  r?: number;
+  /** Drop the root (mean_k |ΔCDF|^r). Default false. */
+  squared?: boolean;
+  /** Inside the root, so a zero distance keeps a finite gradient. Default 1e-12. */
+  eps?: number;
+}
+
+/** EMD between predicted and target distributions [B, K] (NIMA); gradient w.r.t. pred. */
+export function emdLoss(pred: Tensor, target: Tensor, o: EmdLossOptions = {}): number {
+  const op = 'emdLoss';
+  const [B, K] = checkLoss(op, pred, target, o);
+  const r = o.r ?? 2;
+  if (!(r >= 1)) throw new RangeError(`${op}: r must be at least 1, got ${r}`);
+  return result(op, native.emdLoss(
+    pred.data, target.data, o.weights?.data ?? null, o.grad?.data ?? null, B, K,
+    r, o.squared ?? false, o.eps ?? 1e-12, o.gradScale ?? 1,
+  ));
+}
+
+export type DistillKind = 'kl' | 'soft-ce';
+
+export interface DistillLossOptions extends Common {
+  temperature?: number;
+  kind?: DistillKind;
+}
+
+/** KL(softmax(teacher/T) ‖ softmax(student/T)) · T² from logits [B, K]; gradient w.r.t. student logits. */
+export function distillLoss(student: Tensor, teacher: Tensor, o: DistillLossOptions = {}): number {
+  const op = 'distillLoss';
+  const [B, K] = checkLoss(op, student, teacher, o);
+  const T = o.temperature ?? 1;
+  if (!(T > 0)) throw new RangeError(`${op}: temperature must be positive, got ${T}`);
+  const kind = o.kind ?? 'kl';
+  if (kind !== 'kl' && kind !== 'soft-ce') throw new TypeError(`${op}: kind must be 'kl' or 'soft-ce', got '${String(kind)}'`);
+  return result(op, native.distillLoss(
+    student.data, teacher.data, o.weights?.data ?? null, o.grad?.data ?? null, B, K,
+    T, kind === 'kl' ? 0 : 1, o.gradScale ?? 1,
+  ));
+}

@@ -1,0 +1,109 @@
+// Error budgets, random inputs and finite differences for kernel tests.
+import { expect } from 'vitest';
+
+import { Tensor } from '../../src/tensor/tensor.js';
+
+/** ‖a − ref‖ / ‖ref‖ over all elements (NaN if any element of a is not finite). */
+export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (a.length !== ref.length) throw new Error(`length ${a.length} vs reference ${ref.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    if (!Number.isFinite(x)) return NaN;
+    const d = x - (ref[i] as number);
+    num += d * d;
+    den += (ref[i] as number) ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/** Asserts the relative error is within budget; names the first element past atol + rtol·|ref|. */
+export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, budget: number, what = 'value'): void {
+  const err = relativeError(actual, ref);
+  if (!(err <= budget)) {
+    let worst = -1;
+    for (let i = 0; i < actual.length; i++) {
+      const a = actual[i] as number;
+      const r = ref[i] as number;
+      if (!Number.isFinite(a) || Math.abs(a - r) > budget * (1 + Math.abs(r))) {
+        worst = i;
+        break;
+      }
+    }
+    const detail = worst >= 0 ? `; first bad index ${worst}: ${actual[worst]} vs ${ref[worst]}` : '';
+    expect.fail(`${what}: relative error ${err} exceeds ${budget}${detail}`);
+  }
+}
+
+/** Deterministic PRNG (mulberry32) with normal draws. */
+export class Rng {
+  #s: number;
+  constructor(seed: number) {
+    this.#s = seed >>> 0;
+  }
+  uniform(): number {
+    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  normal(): number {
+    const u = Math.max(this.uniform(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());
+  }
+  normals(n: number, std = 1): Float64Array {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.normal() * std;
+    return out;
+  }
+  /** Rows of a random probability simplex [rows, cols] (softmax of normals). */
+  distributions(rows: number, cols: number, sharpness = 1): Float64Array {
+    const out = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += out[r * cols + c] = Math.exp(this.normal() * sharpness);
+      for (let c = 0; c < cols; c++) out[r * cols + c] = (out[r * cols + c] as number) / s;
+    }
+    return out;
+  }
+}
+
+/** A persistent tensor holding `values` rounded to float32. */
+export function tensorOf(values: ArrayLike<number>, shape: readonly number[]): Tensor {
+  return Tensor.from(values, shape);
+}
+
+/** A tensor filled with NaN, so any element a kernel fails to write shows up. */
+export function poisoned(shape: readonly number[]): Tensor {
+  return Tensor.zeros(shape).fill(NaN);
+}
+
+/** float32 values widened to float64 (what the kernel actually saw). */
+export function f64(t: Tensor | Float32Array): Float64Array {
+  return Float64Array.from(t instanceof Tensor ? t.data : t);
+}
+
+/**
+ * Central differences of a float64 scalar function f at x, for the listed
+ * coordinates. Returns df/dx_i for each i in `coords`.
+ */
+export function finiteDifferences(f: (x: Float64Array) => number, x: Float64Array, coords: number[], h = 1e-5): number[] {
+  return coords.map((i) => {
+    const y = Float64Array.from(x);
+    const x0 = x[i] as number;
+    y[i] = x0 + h;
+    const fp = f(y);
+    y[i] = x0 - h;
+    const fm = f(y);
+    return (fp - fm) / (2 * h);
+  });
+}
+
+/** k distinct random indices below n (all of them when n <= k). */
+export function sampleIndices(rng: Rng, n: number, k: number): number[] {
+  if (n <= k) return Array.from({ length: n }, (_, i) => i);
+  const set = new Set<number>();
+  while (set.size < k) set.add(Math.floor(rng.uniform() * n));
+  return [...set];
+}
