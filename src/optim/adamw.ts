@@ -1,0 +1,79 @@
+// AdamW over a model's flat parameter buffer: one fused native call per step,
+// per-parameter segments carrying layer-wise lr and the no-decay mask.
+import type { ParameterSet } from '../nn/parameters.js';
+import { SegmentTable, adamwStep, clipCoefficient } from '../ops/optim.js';
+import { Tensor } from '../tensor/tensor.js';
+
+export interface AdamWOptions {
+  lr: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Layer-wise lr multiplier by parameter layer (see layerDecayScale). Default 1. */
+  layerScale?: (layer: number) => number;
+  /** Global gradient-norm clipping threshold; 0 or undefined disables it. */
+  clipNorm?: number;
+}
+
+export interface StepReport {
+  lr: number;
+  gradNorm: number;
+  clipCoefficient: number;
+}
+
+export class AdamW {
+  readonly params: ParameterSet;
+  readonly m: Tensor;
+  readonly v: Tensor;
+  readonly options: Required<Omit<AdamWOptions, 'layerScale' | 'clipNorm'>> & { clipNorm: number };
+  /** Completed steps (the next step is step + 1 for bias correction). */
+  step = 0;
+  readonly #table: SegmentTable;
+  readonly #multipliers: Float64Array;
+
+  constructor(params: ParameterSet, o: AdamWOptions) {
+    this.params = params;
+    this.options = {
+      lr: o.lr,
+      weightDecay: o.weightDecay ?? 0.05,
+      beta1: o.beta1 ?? 0.9,
+      beta2: o.beta2 ?? 0.999,
+      eps: o.eps ?? 1e-8,
+      clipNorm: o.clipNorm ?? 0,
+    };
+    const scale = o.layerScale ?? (() => 1);
+    this.#table = new SegmentTable(params.segments(1, this.options.weightDecay, scale));
+    // segments(1, …) put each segment's multiplier into lr; keep them for setLr.
+    this.#multipliers = Float64Array.from(this.#table.lr);
+    this.m = Tensor.zeros(params.values.shape);
+    this.v = Tensor.zeros(params.values.shape);
+  }
+
+  /**
+   * One update from the accumulated gradients at learning rate `lr`.
+   * gradScale multiplies the gradients first (e.g. 1 / micro-batches); clipping
+   * applies to the scaled gradient. Throws on a non-finite gradient norm,
+   * leaving the parameters untouched.
+   */
+  update(lr: number, gradScale = 1): StepReport {
+    const grads = this.params.grads;
+    let coefficient = gradScale;
+    let norm = NaN;
+    if (this.options.clipNorm > 0) {
+      const c = clipCoefficient(grads, this.options.clipNorm / gradScale);
+      norm = c.norm * gradScale;
+      coefficient = gradScale * c.coefficient;
+    }
+    this.#table.setLearningRates(lr, this.#multipliers);
+    adamwStep(this.params.values, grads, this.m, this.v, this.#table, {
+      step: this.step + 1,
+      beta1: this.options.beta1,
+      beta2: this.options.beta2,
+      eps: this.options.eps,
+      gradScale: coefficient,
+    });
+    this.step += 1;
+    return { lr, gradNorm: norm, clipCoefficient: coefficient / gradScale };
+  }
+}
