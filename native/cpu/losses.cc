@@ -84,28 +84,41 @@ double alignLoss(const AlignLossParams& p) {
 double emdLoss(const EmdLossParams& p) {
   const int64_t K = p.K;
   const double r = p.r;
+  const bool r2 = p.r == 2.0f;  // the default: no pow() in the inner loops
   return batchMean(p.B, p.weights, [&](int64_t i) -> double {
     const float* pr = p.pred + i * K;
     const float* tg = p.target + i * K;
-    std::vector<double> d(static_cast<size_t>(K));
+    double stackBuf[64];
+    std::vector<double> heapBuf;
+    double* d = stackBuf;
+    if (K > 64) {
+      heapBuf.resize(static_cast<size_t>(K));
+      d = heapBuf.data();
+    }
     double P = 0.0, Q = 0.0, S = 0.0;
     for (int64_t k = 0; k < K; ++k) {
       P += pr[k];
       Q += tg[k];
       d[k] = P - Q;
-      S += std::pow(std::abs(d[k]), r);
+      S += r2 ? d[k] * d[k] : std::pow(std::abs(d[k]), r);
     }
     const double inner = S / static_cast<double>(K);
-    const double loss = p.squared ? inner : std::pow(inner + p.eps, 1.0 / r);
+    const double loss =
+        p.squared ? inner : (r2 ? std::sqrt(inner + p.eps) : std::pow(inner + p.eps, 1.0 / r));
     if (p.gradPred) {
-      const double coef = (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
-      // dl/dd_k, then dl/dp_j = sum_{k >= j} dl/dd_k (the CDF's adjoint).
-      const double outer = p.squared ? r / K : std::pow(loss, 1.0 - r) / K;
+      const double coef =
+          (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
+      // dl/dd_k = outer * |d_k|^(r-1) sign(d_k), then dl/dp_j = sum_{k >= j} dl/dd_k
+      // (the CDF's adjoint).
+      const double outer = p.squared ? r / K : (r2 ? 1.0 / (loss * K) : std::pow(loss, 1.0 - r) / K);
       double suffix = 0.0;
       for (int64_t k = K - 1; k >= 0; --k) {
-        const double ad = std::abs(d[k]);
-        const double sgn = d[k] > 0 ? 1.0 : (d[k] < 0 ? -1.0 : 0.0);
-        suffix += outer * std::pow(ad, r - 1.0) * sgn;
+        if (r2) {
+          suffix += outer * d[k];
+        } else {
+          const double sgn = d[k] > 0 ? 1.0 : (d[k] < 0 ? -1.0 : 0.0);
+          suffix += outer * std::pow(std::abs(d[k]), r - 1.0) * sgn;
+        }
         p.gradPred[i * K + k] = static_cast<float>(coef * suffix);
       }
     }
