@@ -10,6 +10,7 @@
 
 #include "cpu/gemm_internal.h"
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
 namespace {
@@ -40,30 +41,50 @@ GemmParams product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
   return g;
 }
 
-// S = scale * q k^T, then P = exp(S - lse) row by row (lse computed here when
-// `computeLse`, else read).
+// Row i of P from the scaled scores in place: softmax with its log-sum-exp
+// written to *lse, or, when the lse is known (backward), exp(s - lse).
+CSKD_SIMD_CLONES void softmaxRowWithLse(float* row, int64_t n, float* lse) {
+  float m = row[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = vexp(row[j] - m);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+  *lse = m + std::log(sum);
+}
+
+CSKD_SIMD_CLONES void expRowMinus(float* row, int64_t n, float lse) {
+  for (int64_t j = 0; j < n; ++j) row[j] = vexp(row[j] - lse);
+}
+
+// dS = P * (dP - D_i), in place over dP.
+CSKD_SIMD_CLONES void softmaxGradRow(const float* p, float* ds, int64_t n, float di) {
+  for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - di);
+}
+
+CSKD_SIMD_CLONES float dot(const float* a, const float* b, int64_t n) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// S = scale * q k^T, then P row by row (lse computed when `computeLse`, else read).
 void probabilities(const AttentionParams& p, const float* q, const float* k, float* lse, float* P,
                    bool computeLse) {
   const int64_t N = p.N;
   gemmSerial(product(N, N, p.D, q, p.qkv_sN, false, k, p.qkv_sN, true, P, N, p.scale));
   for (int64_t i = 0; i < N; ++i) {
-    float* row = P + i * N;
-    float l;
     if (computeLse) {
-      float m = row[0];
-      for (int64_t j = 1; j < N; ++j) m = std::max(m, row[j]);
-      double sum = 0.0;
-      for (int64_t j = 0; j < N; ++j) {
-        row[j] = std::exp(row[j] - m);
-        sum += row[j];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t j = 0; j < N; ++j) row[j] *= inv;
-      lse[i] = m + static_cast<float>(std::log(sum));
-      continue;
+      softmaxRowWithLse(P + i * N, N, lse + i);
+    } else {
+      expRowMinus(P + i * N, N, lse[i]);
     }
-    l = lse[i];
-    for (int64_t j = 0; j < N; ++j) row[j] = std::exp(row[j] - l);
   }
 }
 
@@ -102,19 +123,8 @@ void attentionBackward(const AttentionParams& p) {
       // dP = dO V^T
       gemmSerial(product(N, N, D, dout, p.o_sN, false, v, p.qkv_sN, true, dS, N, 1.0f));
       // D_i = sum_d dO_id O_id equals sum_j P_ij dP_ij; dS = P * (dP - D_i)
-      for (int64_t i = 0; i < N; ++i) {
-        const float* o = out + i * p.o_sN;
-        const float* g = dout + i * p.o_sN;
-        double s = 0.0;
-        for (int64_t d = 0; d < D; ++d) s += static_cast<double>(o[d]) * g[d];
-        rowDot[i] = static_cast<float>(s);
-      }
-      for (int64_t i = 0; i < N; ++i) {
-        float* ds = dS + i * N;
-        const float* pr = P + i * N;
-        const float di = rowDot[i];
-        for (int64_t j = 0; j < N; ++j) ds[j] = pr[j] * (ds[j] - di);
-      }
+      for (int64_t i = 0; i < N; ++i) rowDot[i] = dot(out + i * p.o_sN, dout + i * p.o_sN, D);
+      for (int64_t i = 0; i < N; ++i) softmaxGradRow(P + i * N, dS + i * N, N, rowDot[i]);
       // dQ = scale dS K ; dK = scale dS^T Q
       gemmSerial(product(N, D, N, dS, N, false, k, p.qkv_sN, false, p.dq + off, p.qkv_sN, p.scale));
       gemmSerial(product(N, D, N, dS, N, true, q, p.qkv_sN, false, p.dk + off, p.qkv_sN, p.scale));

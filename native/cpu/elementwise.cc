@@ -1,12 +1,26 @@
 #include "cpu/elementwise.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
 
 constexpr int64_t kGrain = 32768;
+
+namespace {
+
+CSKD_SIMD_CLONES void columnSums(const float* dy, float* acc, int64_t r0, int64_t r1,
+                                 int64_t cols) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = dy + r * cols;
+    for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+  }
+}
+
+}  // namespace
 
 void add(const float* a, const float* b, float* out, int64_t n) {
   parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
@@ -35,18 +49,20 @@ void biasAdd(const float* x, const float* bias, float* out, int64_t rows, int64_
 }
 
 void biasGradient(const float* dy, float* dbias, int64_t rows, int64_t cols, bool accumulate) {
-  // Column sums: split the columns across threads so no merge is needed.
-  parallelFor(cols, 16, [&](int64_t c0, int64_t c1) {
-    std::vector<double> acc(static_cast<size_t>(c1 - c0), 0.0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = dy + r * cols;
-      for (int64_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
-    }
-    for (int64_t c = c0; c < c1; ++c) {
-      const float v = static_cast<float>(acc[c - c0]);
-      dbias[c] = accumulate ? dbias[c] + v : v;
-    }
+  // Column sums: chunks of rows sum privately (float lanes), then one merge in
+  // float64 in chunk order, so the result does not depend on scheduling.
+  const int64_t chunks = std::min<int64_t>(static_cast<int64_t>(numThreads()) * 4, rows);
+  std::vector<float> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1)) * cols, 0.0f);
+  const int64_t per = chunks > 0 ? (rows + chunks - 1) / chunks : 0;
+  parallelFor(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      columnSums(dy, partial.data() + c * cols, c * per, std::min(rows, (c + 1) * per), cols);
   });
+  for (int64_t k = 0; k < cols; ++k) {
+    double s = 0.0;
+    for (int64_t c = 0; c < chunks; ++c) s += partial[c * cols + k];
+    dbias[k] = accumulate ? dbias[k] + static_cast<float>(s) : static_cast<float>(s);
+  }
 }
 
 }  // namespace cskd::cpu

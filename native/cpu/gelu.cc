@@ -1,8 +1,8 @@
+// GELU forward and backward, vectorised through vec_math.h.
 #include "cpu/gelu.h"
 
-#include <cmath>
-
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
 namespace {
@@ -11,32 +11,43 @@ constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-inline float gelu(float x, GeluKind kind) {
-  switch (kind) {
-    case GeluKind::Erf:
-      return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
-    case GeluKind::Tanh:
-      return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-    case GeluKind::Quick:
-    default:
-      return x / (1.0f + std::exp(-1.702f * x));
+CSKD_SIMD_CLONES void forwardChunk(const float* x, float* y, int64_t n, int kind) {
+  if (kind == static_cast<int>(GeluKind::Erf)) {
+    for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + verf(x[i] * kInvSqrt2));
+  } else if (kind == static_cast<int>(GeluKind::Tanh)) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      y[i] = 0.5f * v * (1.0f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * vsigmoid(1.702f * x[i]);
   }
 }
 
-inline float geluGrad(float x, GeluKind kind) {
-  switch (kind) {
-    case GeluKind::Erf:
-      return 0.5f * (1.0f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
-    case GeluKind::Tanh: {
-      const float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
-      const float t = std::tanh(u);
-      const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
-      return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+CSKD_SIMD_CLONES void backwardChunk(const float* x, const float* dy, float* dx, int64_t n, int kind,
+                                    bool accumulate) {
+  // `accumulate` is loop-invariant: the compiler unswitches it out of the loops.
+  if (kind == static_cast<int>(GeluKind::Erf)) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      const float g = 0.5f * (1.0f + verf(v * kInvSqrt2)) + v * kInvSqrt2Pi * vexp(-0.5f * v * v);
+      const float d = dy[i] * g;
+      dx[i] = accumulate ? dx[i] + d : d;
     }
-    case GeluKind::Quick:
-    default: {
-      const float s = 1.0f / (1.0f + std::exp(-1.702f * x));
-      return s + 1.702f * x * s * (1.0f - s);
+  } else if (kind == static_cast<int>(GeluKind::Tanh)) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      const float t = vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
+      const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v);
+      const float d = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+      dx[i] = accumulate ? dx[i] + d : d;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      const float s = vsigmoid(1.702f * v);
+      const float d = dy[i] * (s + 1.702f * v * s * (1.0f - s));
+      dx[i] = accumulate ? dx[i] + d : d;
     }
   }
 }
@@ -45,17 +56,14 @@ inline float geluGrad(float x, GeluKind kind) {
 
 void geluForward(const float* x, float* y, int64_t n, GeluKind kind) {
   parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) y[i] = gelu(x[i], kind);
+    forwardChunk(x + i0, y + i0, i1 - i0, static_cast<int>(kind));
   });
 }
 
 void geluBackward(const float* x, const float* dy, float* dx, int64_t n, GeluKind kind,
                   bool accumulate) {
   parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const float g = dy[i] * geluGrad(x[i], kind);
-      dx[i] = accumulate ? dx[i] + g : g;
-    }
+    backwardChunk(x + i0, dy + i0, dx + i0, i1 - i0, static_cast<int>(kind), accumulate);
   });
 }
 

@@ -166,18 +166,22 @@ void gemm(const GemmParams& p) {
     const float* A = p.A + b * p.strideA;
     const float* B = p.B + b * p.strideB;
     float* C = p.C + b * p.strideC;
-    // Slabs along the larger dimension, in whole micro-tiles.
-    if (p.M >= p.N) {
-      int64_t tiles = (p.M + uk.MR - 1) / uk.MR;
-      parallelFor(tiles, 1, [&](int64_t t0, int64_t t1) {
-        gemmBlock(p, A, B, C, t0 * uk.MR, std::min(p.M, t1 * uk.MR), 0, p.N);
-      });
-    } else {
-      int64_t tiles = (p.N + uk.NR - 1) / uk.NR;
-      parallelFor(tiles, 1, [&](int64_t t0, int64_t t1) {
-        gemmBlock(p, A, B, C, 0, p.M, t0 * uk.NR, std::min(p.N, t1 * uk.NR));
-      });
-    }
+    // One slab per thread along the larger dimension, in whole micro-tiles:
+    // more slabs would repack the shared operand more often for no balance gain.
+    const bool splitM = p.M >= p.N;
+    const int64_t unit = splitM ? uk.MR : uk.NR;
+    const int64_t tiles = ((splitM ? p.M : p.N) + unit - 1) / unit;
+    const int64_t slabs = std::min<int64_t>(threads, tiles);
+    parallelFor(slabs, 1, [&](int64_t s0, int64_t s1) {
+      for (int64_t s = s0; s < s1; ++s) {
+        const int64_t t0 = tiles * s / slabs, t1 = tiles * (s + 1) / slabs;
+        if (splitM) {
+          gemmBlock(p, A, B, C, t0 * uk.MR, std::min(p.M, t1 * uk.MR), 0, p.N);
+        } else {
+          gemmBlock(p, A, B, C, 0, p.M, t0 * uk.NR, std::min(p.N, t1 * uk.NR));
+        }
+      }
+    });
   }
 }
 

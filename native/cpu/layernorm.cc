@@ -1,80 +1,97 @@
-// LayerNorm, one row per task. Statistics in float64 over the row: a row is at
-// most a few thousand values, so the cost is small and mean/variance stay exact
-// enough that the backward matches a float64 reference to float32 rounding.
+// LayerNorm, rows in parallel. Row statistics accumulate in float64 (vector
+// lanes of doubles): a residual stream can carry a large mean, and a float
+// one-pass variance would lose it. dgamma/dbeta are summed per chunk, then merged.
 #include "cpu/layernorm.h"
 
 #include <cmath>
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
+namespace {
+
+CSKD_SIMD_CLONES void forwardRows(const float* x, const float* gamma, const float* beta, float* y,
+                                  float* mean, float* rstd, int64_t rows, int64_t cols, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t c = 0; c < cols; ++c) s += xr[c];
+    const double mu = s / static_cast<double>(cols);
+    double v = 0.0;
+#pragma omp simd reduction(+ : v)
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = xr[c] - mu;
+      v += d * d;
+    }
+    const float m = static_cast<float>(mu);
+    const float rs = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(cols) + eps));
+    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+    mean[r] = m;
+    rstd[r] = rs;
+  }
+}
+
+// dxhat = dy * gamma; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+CSKD_SIMD_CLONES void backwardRows(const float* x, const float* gamma, const float* mean,
+                                   const float* rstd, const float* dy, float* dx, float* dg,
+                                   float* db, int64_t rows, int64_t cols, bool accumulate) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const float* g = dy + r * cols;
+    float* dxr = dx + r * cols;
+    const float m = mean[r], rs = rstd[r];
+    float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t k = 0; k < cols; ++k) {
+      const float xhat = (xr[k] - m) * rs;
+      const float dxhat = g[k] * gamma[k];
+      a += dxhat;
+      b += dxhat * xhat;
+      dg[k] += g[k] * xhat;
+      db[k] += g[k];
+    }
+    const float ma = a / static_cast<float>(cols), mb = b / static_cast<float>(cols);
+    for (int64_t k = 0; k < cols; ++k) {
+      const float xhat = (xr[k] - m) * rs;
+      const float v = rs * (g[k] * gamma[k] - ma - xhat * mb);
+      dxr[k] = accumulate ? dxr[k] + v : v;
+    }
+  }
+}
+
+}  // namespace
 
 void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                       float* rstd, int64_t rows, int64_t cols, float eps) {
   parallelFor(rows, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      float* yr = y + r * cols;
-      double s = 0.0;
-      for (int64_t c = 0; c < cols; ++c) s += xr[c];
-      const double mu = s / static_cast<double>(cols);
-      double v = 0.0;
-      for (int64_t c = 0; c < cols; ++c) {
-        const double d = xr[c] - mu;
-        v += d * d;
-      }
-      const double rs = 1.0 / std::sqrt(v / static_cast<double>(cols) + eps);
-      const float m = static_cast<float>(mu), rsf = static_cast<float>(rs);
-      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rsf * gamma[c] + beta[c];
-      mean[r] = m;
-      rstd[r] = rsf;
-    }
+    forwardRows(x + r0 * cols, gamma, beta, y + r0 * cols, mean + r0, rstd + r0, r1 - r0, cols,
+                eps);
   });
 }
 
 void layerNormBackward(const float* x, const float* gamma, const float* mean, const float* rstd,
                        const float* dy, float* dx, float* dgamma, float* dbeta, int64_t rows,
                        int64_t cols, bool accumulate) {
-  // dgamma/dbeta are sums over rows: each chunk sums privately, then one merge.
-  const int threads = numThreads();
-  std::vector<float> partial(static_cast<size_t>(threads) * 4 * 2 * cols, 0.0f);
-  std::vector<int> used(static_cast<size_t>(threads) * 4, 0);
-  const int64_t chunks = static_cast<int64_t>(threads) * 4;
+  // One private dgamma/dbeta per chunk, then one merge: no atomics, and the same
+  // chunking (hence the same sums) for a given thread count.
+  const int64_t chunks = std::min<int64_t>(static_cast<int64_t>(numThreads()) * 4, rows);
+  if (chunks == 0) return;
   const int64_t per = (rows + chunks - 1) / chunks;
+  std::vector<float> partial(static_cast<size_t>(chunks) * 2 * cols, 0.0f);
   parallelFor(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t r0 = c * per, r1 = std::min(rows, r0 + per);
       if (r0 >= r1) continue;
-      used[c] = 1;
       float* dg = partial.data() + c * 2 * cols;
-      float* db = dg + cols;
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* xr = x + r * cols;
-        const float* g = dy + r * cols;
-        float* dxr = dx + r * cols;
-        const float m = mean[r], rs = rstd[r];
-        // dxhat = dy * gamma; dx = rs * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-        double a = 0.0, b = 0.0;
-        for (int64_t k = 0; k < cols; ++k) {
-          const float xhat = (xr[k] - m) * rs;
-          const float dxhat = g[k] * gamma[k];
-          a += dxhat;
-          b += static_cast<double>(dxhat) * xhat;
-          dg[k] += g[k] * xhat;
-          db[k] += g[k];
-        }
-        const float ma = static_cast<float>(a / cols), mb = static_cast<float>(b / cols);
-        for (int64_t k = 0; k < cols; ++k) {
-          const float xhat = (xr[k] - m) * rs;
-          const float v = rs * (g[k] * gamma[k] - ma - xhat * mb);
-          dxr[k] = accumulate ? dxr[k] + v : v;
-        }
-      }
+      backwardRows(x + r0 * cols, gamma, mean + r0, rstd + r0, dy + r0 * cols, dx + r0 * cols, dg,
+                   dg + cols, r1 - r0, cols, accumulate);
     }
   });
   for (int64_t c = 0; c < chunks; ++c) {
-    if (!used[c]) continue;
     const float* dg = partial.data() + c * 2 * cols;
     for (int64_t k = 0; k < cols; ++k) {
       dgamma[k] += dg[k];

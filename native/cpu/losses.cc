@@ -106,11 +106,11 @@ double emdLoss(const EmdLossParams& p) {
     const double loss =
         p.squared ? inner : (r2 ? std::sqrt(inner + p.eps) : std::pow(inner + p.eps, 1.0 / r));
     if (p.gradPred) {
-      const double coef =
-          (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
+      const double coef = (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
       // dl/dd_k = outer * |d_k|^(r-1) sign(d_k), then dl/dp_j = sum_{k >= j} dl/dd_k
       // (the CDF's adjoint).
-      const double outer = p.squared ? r / K : (r2 ? 1.0 / (loss * K) : std::pow(loss, 1.0 - r) / K);
+      const double outer =
+          p.squared ? r / K : (r2 ? 1.0 / (loss * K) : std::pow(loss, 1.0 - r) / K);
       double suffix = 0.0;
       for (int64_t k = K - 1; k >= 0; --k) {
         if (r2) {

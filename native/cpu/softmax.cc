@@ -1,27 +1,52 @@
+// Row softmax, vectorised through vec_math.h (sums in float: rows are short).
 #include "cpu/softmax.h"
 
 #include <cmath>
 
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
+namespace {
+
+CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_t cols,
+                                  float invT) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = xr[0];
+#pragma omp simd reduction(max : m)
+    for (int64_t c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < cols; ++c) {
+      yr[c] = vexp((xr[c] - m) * invT);
+      sum += yr[c];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
+  }
+}
+
+CSKD_SIMD_CLONES void backwardRows(const float* y, const float* dy, float* dx, int64_t rows,
+                                   int64_t cols, float invT) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* g = dy + r * cols;
+    float* d = dx + r * cols;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t c = 0; c < cols; ++c) dot += yr[c] * g[c];
+    for (int64_t c = 0; c < cols; ++c) d[c] = yr[c] * (g[c] - dot) * invT;
+  }
+}
+
+}  // namespace
 
 void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, float temperature) {
   const float invT = 1.0f / temperature;
   parallelFor(rows, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      float* yr = y + r * cols;
-      float m = xr[0];
-      for (int64_t c = 1; c < cols; ++c) m = std::max(m, xr[c]);
-      double sum = 0.0;
-      for (int64_t c = 0; c < cols; ++c) {
-        yr[c] = std::exp((xr[c] - m) * invT);
-        sum += yr[c];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
-    }
+    forwardRows(x + r0 * cols, y + r0 * cols, r1 - r0, cols, invT);
   });
 }
 
@@ -29,15 +54,7 @@ void softmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, i
                      float temperature) {
   const float invT = 1.0f / temperature;
   parallelFor(rows, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* yr = y + r * cols;
-      const float* g = dy + r * cols;
-      float* d = dx + r * cols;
-      double dot = 0.0;
-      for (int64_t c = 0; c < cols; ++c) dot += static_cast<double>(yr[c]) * g[c];
-      const float s = static_cast<float>(dot);
-      for (int64_t c = 0; c < cols; ++c) d[c] = yr[c] * (g[c] - s) * invT;
-    }
+    backwardRows(y + r0 * cols, dy + r0 * cols, dx + r0 * cols, r1 - r0, cols, invT);
   });
 }
 
