@@ -1,0 +1,96 @@
+// Checkpoints: one safetensors file holding the parameters (by name, so the
+// file is readable by any safetensors tool), the optimizer's moments and the
+// EMA weights (flat, with the parameter layout recorded to check on load), and
+// in the header metadata the model config, step, optimizer settings and RNG
+// states. Written atomically: a killed process leaves the previous checkpoint.
+import type { ParameterSet } from '../nn/parameters.js';
+import type { AdamW } from '../optim/adamw.js';
+import type { Ema } from '../optim/ema.js';
+import { type TensorData, readSafetensors, writeSafetensors } from '../tensor/safetensors.js';
+
+export const CHECKPOINT_FORMAT = 'cskd-checkpoint/1';
+
+export interface TrainingState {
+  params: ParameterSet;
+  optimizer?: AdamW | null;
+  ema?: Ema | null;
+  /** Completed optimizer steps. */
+  step: number;
+  /** Named RNG states (Rng.state) to restore exactly. */
+  rng?: Record<string, number>;
+  /** The model config, stored as JSON. */
+  config?: unknown;
+  /** Anything else the trainer wants back (epoch, best metric…), as JSON. */
+  extra?: Record<string, unknown>;
+}
+
+function layoutOf(params: ParameterSet): string {
+  return params.list.map((p) => `${p.name}:${p.shape.join('x')}@${p.offset}`).join(',');
+}
+
+export function saveCheckpoint(path: string, s: TrainingState): void {
+  const tensors: [string, TensorData][] = s.params.list.map((p) => [`param.${p.name}`, p.value]);
+  if (s.optimizer) {
+    tensors.push(['optimizer.m', s.optimizer.m], ['optimizer.v', s.optimizer.v]);
+  }
+  if (s.ema) tensors.push(['ema.shadow', s.ema.shadow]);
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    step: String(s.step),
+    layout: layoutOf(s.params),
+    config: JSON.stringify(s.config ?? null),
+    rng: JSON.stringify(s.rng ?? {}),
+    extra: JSON.stringify(s.extra ?? {}),
+  };
+  if (s.optimizer) metadata['optimizer'] = JSON.stringify({ ...s.optimizer.options, step: s.optimizer.step });
+  writeSafetensors(path, tensors, metadata);
+}
+
+export interface LoadedCheckpoint {
+  step: number;
+  rng: Record<string, number>;
+  config: unknown;
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Restores a checkpoint into existing objects built with the same model
+ * config. Throws one error listing every missing or mismatched tensor.
+ */
+export function loadCheckpoint(path: string, s: Omit<TrainingState, 'step'>): LoadedCheckpoint {
+  const file = readSafetensors(path);
+  const meta = file.metadata;
+  if (meta['format'] !== CHECKPOINT_FORMAT) {
+    throw new Error(`${path}: not a cskd checkpoint (format '${meta['format'] ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
+  }
+  const problems: string[] = [];
+  for (const p of s.params.list) {
+    const t = file.tensors.get(`param.${p.name}`);
+    if (!t) problems.push(`missing ${p.name}`);
+    else if (t.shape.join('x') !== p.shape.join('x')) problems.push(`${p.name}: checkpoint [${t.shape.join(', ')}], model [${p.shape.join(', ')}]`);
+  }
+  const flatNeeded: [string, Float32Array][] = [];
+  if (s.optimizer) flatNeeded.push(['optimizer.m', s.optimizer.m.data], ['optimizer.v', s.optimizer.v.data]);
+  if (s.ema) flatNeeded.push(['ema.shadow', s.ema.shadow.data]);
+  if (flatNeeded.length > 0 && meta['layout'] !== layoutOf(s.params)) problems.push('parameter layout differs from the model (optimizer/EMA state cannot be mapped)');
+  for (const [name, dst] of flatNeeded) {
+    const t = file.tensors.get(name);
+    if (!t) problems.push(`missing ${name}`);
+    else if (t.data.length !== dst.length) problems.push(`${name}: ${t.data.length} values, model needs ${dst.length}`);
+  }
+  if (problems.length > 0) throw new Error(`${path}: checkpoint does not match the model:\n  ${problems.join('\n  ')}`);
+
+  for (const p of s.params.list) p.value.data.set((file.tensors.get(`param.${p.name}`) as { data: Float32Array }).data);
+  for (const [name, dst] of flatNeeded) dst.set((file.tensors.get(name) as { data: Float32Array }).data);
+  const step = Number(meta['step'] ?? 0);
+  if (s.optimizer) {
+    const o = JSON.parse(meta['optimizer'] ?? '{}') as { step?: number };
+    s.optimizer.step = o.step ?? step;
+  }
+  return {
+    step,
+    rng: JSON.parse(meta['rng'] ?? '{}') as Record<string, number>,
+    config: JSON.parse(meta['config'] ?? 'null') as unknown,
+    extra: JSON.parse(meta['extra'] ?? '{}') as Record<string, unknown>,
+  };
+}
