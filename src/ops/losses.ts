@@ -24,8 +24,19 @@ function checkLoss(op: string, pred: Tensor, target: Tensor, c: Common): [number
   return [B, D];
 }
 
+/** A loss came out NaN or infinite: the trainer stops before updating the weights. */
+export class NonFiniteLossError extends RangeError {
+  constructor(
+    readonly op: string,
+    readonly value: number,
+  ) {
+    super(`${op}: loss is ${value} (non-finite input or prediction)`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
 function result(op: string, loss: number): number {
-  if (!Number.isFinite(loss)) throw new RangeError(`${op}: loss is ${loss} (non-finite input or prediction)`);
+  if (!Number.isFinite(loss)) throw new NonFiniteLossError(op, loss);
   return loss;
 }
 
