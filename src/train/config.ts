@@ -1,0 +1,163 @@
+// The `cskd train` config: one JSON or YAML file for every phase, validated up
+// front. Every key has a default; an error names the key, what it must be and
+// what it got, and unknown keys are errors (a typo must not be ignored).
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+
+import { parse as parseYaml } from 'yaml';
+
+import type { AlignKind } from '../ops/losses.js';
+
+export interface PhaseConfig {
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  layerDecay: number;
+  clipNorm: number;
+}
+
+export interface TrainConfig {
+  seed: number;
+  /** Where run directories are created. */
+  output: string;
+  /** Dataset config (labeled splits and the unlabeled pool), see docs/data.md. */
+  data: string;
+  splits: { train: string; val: string | null; test: string | null };
+  clip: { model: string; store: string | null; batchSize: number; threads: number };
+  teacher: { model: string; imgSize: number | null };
+  student: { model: string; imgSize: number | null };
+  align: PhaseConfig & { loss: AlignKind; skip: boolean };
+  finetune: PhaseConfig;
+  distill: PhaseConfig & { lambda: number; temperature: number; confidenceWeighting: boolean; unlabeledBatchSize: number };
+  baselines: { noAlign: boolean; noUnlabeled: boolean };
+}
+
+const phase = (epochs: number, lr: number, batchSize: number): PhaseConfig => ({
+  epochs,
+  lr,
+  batchSize,
+  weightDecay: 0.05,
+  warmupEpochs: 1,
+  layerDecay: 1,
+  clipNorm: 1,
+});
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  seed: 0,
+  output: 'runs',
+  data: '',
+  splits: { train: 'train', val: 'val', test: 'test' },
+  clip: { model: 'standin', store: null, batchSize: 16, threads: 0 },
+  teacher: { model: 'vit-b16', imgSize: null },
+  student: { model: 'vit-s16', imgSize: null },
+  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false },
+  finetune: { ...phase(10, 1e-4, 32), layerDecay: 0.75 },
+  distill: { ...phase(10, 1e-4, 32), layerDecay: 0.75, lambda: 1, temperature: 1, confidenceWeighting: false, unlabeledBatchSize: 32 },
+  baselines: { noAlign: true, noUnlabeled: true },
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: invalid config:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Check = (v: unknown) => string | null;
+
+const positiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? null : 'a positive integer');
+const nonNegativeInt: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 ? null : 'a non-negative integer');
+const positive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'a positive number');
+const nonNegative: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'a non-negative number');
+const unit: Check = (v) => (typeof v === 'number' && v > 0 && v <= 1 ? null : 'a number in (0, 1]');
+const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const text: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'a non-empty string');
+const orNull = (c: Check): Check => (v) => (v === null ? null : c(v) === null ? null : `${c(v) as string} or null`);
+const oneOf = (...values: string[]): Check => (v) => (values.includes(v as string) ? null : `one of ${values.map((x) => `'${x}'`).join(', ')}`);
+
+const phaseChecks: Record<keyof PhaseConfig, Check> = {
+  epochs: positiveInt,
+  lr: positive,
+  batchSize: positiveInt,
+  weightDecay: nonNegative,
+  warmupEpochs: nonNegative,
+  layerDecay: unit,
+  clipNorm: nonNegative,
+};
+
+const SCHEMA: Record<string, Check | Record<string, Check>> = {
+  seed: nonNegativeInt,
+  output: text,
+  data: text,
+  splits: { train: text, val: orNull(text), test: orNull(text) },
+  clip: { model: text, store: orNull(text), batchSize: positiveInt, threads: nonNegativeInt },
+  teacher: { model: text, imgSize: orNull(positiveInt) },
+  student: { model: text, imgSize: orNull(positiveInt) },
+  align: { ...phaseChecks, loss: oneOf('cosine', 'mse', 'smooth-l1'), skip: bool },
+  finetune: phaseChecks,
+  distill: { ...phaseChecks, lambda: nonNegative, temperature: positive, confidenceWeighting: bool, unlabeledBatchSize: positiveInt },
+  baselines: { noAlign: bool, noUnlabeled: bool },
+};
+
+function describe(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
+}
+
+/** Merges `raw` over the defaults and validates every key; throws ConfigError listing all problems. */
+export function resolveTrainConfig(raw: unknown, source = 'config', base: TrainConfig = DEFAULT_TRAIN_CONFIG): TrainConfig {
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(source, ['the top level must be a mapping of keys']);
+  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    const rule = SCHEMA[key];
+    if (!rule) {
+      problems.push(`unknown key '${key}' (known: ${Object.keys(SCHEMA).join(', ')})`);
+      continue;
+    }
+    if (typeof rule === 'function') {
+      const want = rule(value);
+      if (want) problems.push(`'${key}' must be ${want}, got ${describe(value)}`);
+      else out[key] = value;
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push(`'${key}' must be a mapping with keys ${Object.keys(rule).join(', ')}, got ${describe(value)}`);
+      continue;
+    }
+    const section = out[key] as Record<string, unknown>;
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      const check = rule[k];
+      if (!check) problems.push(`unknown key '${key}.${k}' (known: ${Object.keys(rule).join(', ')})`);
+      else {
+        const want = check(v);
+        if (want) problems.push(`'${key}.${k}' must be ${want}, got ${describe(v)}`);
+        else section[k] = v;
+      }
+    }
+  }
+  if (!out['data']) problems.push("'data' must name a dataset config file, got nothing");
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return out as unknown as TrainConfig;
+}
+
+/** Reads a JSON (.json) or YAML (.yaml/.yml) config file and resolves it. */
+export function loadTrainConfig(path: string): TrainConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, [`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(path, [`not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`]);
+  }
+  return resolveTrainConfig(raw, path);
+}
