@@ -1,5 +1,6 @@
 // The cskd command line: one file per command, each a thin shell over the TS API.
 import { packageVersion } from '../info.js';
+import * as data from './data.js';
 import * as info from './info.js';
 
 interface Command {
@@ -7,7 +8,7 @@ interface Command {
   run(argv: string[]): number | Promise<number>;
 }
 
-const commands: Record<string, Command> = { info };
+const commands: Record<string, Command> = { info, data };
 
 function help(): string {
   return [

@@ -1,0 +1,124 @@
+// Decoding with sharp. Every input becomes 8-bit sRGB with no alpha:
+// EXIF orientation applied, alpha composited on white, grayscale/CMYK/16-bit
+// converted by libvips (CMYK through its built-in profile), animated
+// GIF/WebP reduced to the first frame. Failures become an ImageFileError of
+// one of six kinds, decided from the file itself where possible rather than
+// from libvips's wording, which changes between versions.
+import { readFile } from 'node:fs/promises';
+
+import sharp, { type Metadata, type Sharp } from 'sharp';
+
+import { ImageFileError } from './errors.js';
+import type { Prng } from './rng.js';
+import { normalizeToChw, sampleViewParams, validateViewSpec, type ViewParams, type ViewSpec } from './transforms.js';
+
+/** 50 megapixels: above any camera in common use, far below what would exhaust memory in a few parallel decodes. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (decompression bombs); passed to sharp as limitInputPixels too. */
+  maxPixels?: number;
+}
+
+/** A file read and its header checked, ready to render any number of views from. */
+export interface SourceImage {
+  path: string;
+  buffer: Buffer;
+  format: string;
+  /** Size after EXIF orientation. */
+  width: number;
+  height: number;
+  maxPixels: number;
+}
+
+const WHITE = { r: 255, g: 255, b: 255 };
+
+/** Reads a file and its header: missing, zero-byte, unreadable, not-an-image and too-large are caught here. */
+export async function openImage(path: string, options: DecodeOptions = {}): Promise<SourceImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  let buffer: Buffer;
+  try {
+    buffer = await readFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw new ImageFileError(path, 'missing', 'no such file');
+    throw new ImageFileError(path, 'unreadable', err.code ?? err.message);
+  }
+  if (buffer.length === 0) throw new ImageFileError(path, 'zero-byte', 'file is empty');
+  let meta: Metadata;
+  try {
+    meta = await sharp(buffer, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw classify(path, buffer, e as Error);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new ImageFileError(path, 'unreadable', `header gives no size (${meta.format})`);
+  if (width * height > maxPixels) {
+    throw new ImageFileError(path, 'too-large', `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels}`);
+  }
+  return { path, buffer, format: meta.format, width, height, maxPixels };
+}
+
+/** The sharp pipeline for one view; exported for the loader's sharp-only comparison and for tests. */
+export function viewPipeline(src: SourceImage, spec: ViewSpec, p: ViewParams): Sharp {
+  let img = sharp(src.buffer, { limitInputPixels: src.maxPixels, failOn: 'warning' }).autoOrient();
+  // Catmull-Rom cubic, the kernel PIL's BICUBIC (CLIP's preprocessing) uses.
+  if (p.resizeTo) {
+    img = img.resize(p.resizeTo.width, p.resizeTo.height, { fit: 'fill', kernel: 'cubic' }).extract(p.crop);
+  } else {
+    img = img.extract(p.crop).resize(spec.size, spec.size, { fit: 'fill', kernel: 'cubic' });
+  }
+  if (p.flip) img = img.flop();
+  if (p.brightness !== 1 || p.saturation !== 1) img = img.modulate({ brightness: p.brightness, saturation: p.saturation });
+  return img.flatten({ background: WHITE }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' });
+}
+
+/** Decodes to HWC uint8 RGB at the view's size. */
+export async function renderViewRgb(src: SourceImage, spec: ViewSpec, rng: Prng): Promise<{ rgb: Buffer; width: number; height: number }> {
+  const params = sampleViewParams(spec, src.width, src.height, rng);
+  try {
+    const { data, info } = await viewPipeline(src, spec, params).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { rgb: data, width: info.width, height: info.height };
+  } catch (e) {
+    throw e instanceof ImageFileError ? e : classify(src.path, src.buffer, e as Error);
+  }
+}
+
+/** One view as normalised CHW float32, written at out[offset ..]. */
+export async function renderView(src: SourceImage, spec: ViewSpec, rng: Prng, out?: Float32Array, offset = 0): Promise<Float32Array> {
+  const { rgb, width, height } = await renderViewRgb(src, spec, rng);
+  // Cannot happen for a spec that passed validateViewSpec (center resize ≥ size).
+  if (width !== spec.size || height !== spec.size) throw new RangeError(`view of ${src.path} came out ${width}×${height}, not ${spec.size}²`);
+  return normalizeToChw(rgb, width, height, spec.normalization, out, offset);
+}
+
+/** Convenience: open + one view. */
+export async function decodeImage(path: string, spec: ViewSpec, rng: Prng, options: DecodeOptions = {}): Promise<Float32Array> {
+  validateViewSpec(spec);
+  return renderView(await openImage(path, options), spec, rng);
+}
+
+/** Whether the bytes stop before the format's end marker (JPEG EOI, PNG IEND, GIF trailer, RIFF length). */
+export function looksTruncated(buffer: Buffer): boolean {
+  const n = buffer.length;
+  if (n >= 3 && buffer[0] === 0xff && buffer[1] === 0xd8 && buffer[2] === 0xff) {
+    // Some encoders pad after EOI; accept it anywhere in the last 1 KiB.
+    return buffer.subarray(Math.max(0, n - 1024)).lastIndexOf(Buffer.from([0xff, 0xd9])) < 0;
+  }
+  if (n >= 8 && buffer.readUInt32BE(0) === 0x89504e47) return buffer.subarray(Math.max(0, n - 64)).indexOf('IEND') < 0;
+  if (n >= 6 && buffer.subarray(0, 3).toString('latin1') === 'GIF') return buffer[n - 1] !== 0x3b;
+  if (n >= 12 && buffer.subarray(0, 4).toString('latin1') === 'RIFF') return buffer.readUInt32LE(4) + 8 > n;
+  return false;
+}
+
+function classify(path: string, buffer: Buffer, e: Error): ImageFileError {
+  const msg = e.message.split('\n')[0] ?? e.message;
+  if (/unsupported image format/i.test(msg)) return new ImageFileError(path, 'not-an-image', 'not a format sharp can read');
+  if (/pixel limit/i.test(msg)) return new ImageFileError(path, 'too-large', msg);
+  if (looksTruncated(buffer) || /premature end|truncat|unexpected end|end of (file|stream|data)/i.test(msg)) {
+    return new ImageFileError(path, 'truncated', msg);
+  }
+  return new ImageFileError(path, 'unreadable', msg);
+}
