@@ -5,7 +5,7 @@
 import { loadDataset } from './datasets.js';
 import { DEFAULT_MAX_PIXELS, openImage, renderView } from './decode.js';
 import { IMAGE_ERROR_KINDS, ImageFileError, formatLabelIssue, type ImageErrorKind, type LabelIssue } from './errors.js';
-import { Prng } from './rng.js';
+import { Rng } from '../util/rng.js';
 import { evalView } from './transforms.js';
 
 export interface CheckOptions {
@@ -51,7 +51,7 @@ export interface DataCheckReport {
 
 async function checkFile(path: string, maxPixels: number): Promise<ImageFileError | null> {
   try {
-    await renderView(await openImage(path, { maxPixels }), evalView(16), new Prng(0));
+    await renderView(await openImage(path, { maxPixels }), evalView(16), new Rng(0));
     return null;
   } catch (e) {
     if (e instanceof ImageFileError) return e;

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 
 import { ImageFileError } from './errors.js';
-import type { Prng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 import { normalizeToChw, sampleViewParams, validateViewSpec, type ViewParams, type ViewSpec } from './transforms.js';
 
 /** 50 megapixels: above any camera in common use, far below what would exhaust memory in a few parallel decodes. */
@@ -75,7 +75,7 @@ export function viewPipeline(src: SourceImage, spec: ViewSpec, p: ViewParams): S
 }
 
 /** Decodes to HWC uint8 RGB at the view's size. */
-export async function renderViewRgb(src: SourceImage, spec: ViewSpec, rng: Prng): Promise<{ rgb: Buffer; width: number; height: number }> {
+export async function renderViewRgb(src: SourceImage, spec: ViewSpec, rng: Rng): Promise<{ rgb: Buffer; width: number; height: number }> {
   const params = sampleViewParams(spec, src.width, src.height, rng);
   try {
     const { data, info } = await viewPipeline(src, spec, params).toBuffer({ resolveWithObject: true });
@@ -87,7 +87,7 @@ export async function renderViewRgb(src: SourceImage, spec: ViewSpec, rng: Prng)
 }
 
 /** One view as normalised CHW float32, written at out[offset ..]. */
-export async function renderView(src: SourceImage, spec: ViewSpec, rng: Prng, out?: Float32Array, offset = 0): Promise<Float32Array> {
+export async function renderView(src: SourceImage, spec: ViewSpec, rng: Rng, out?: Float32Array, offset = 0): Promise<Float32Array> {
   const { rgb, width, height } = await renderViewRgb(src, spec, rng);
   // Cannot happen for a spec that passed validateViewSpec (center resize ≥ size).
   if (width !== spec.size || height !== spec.size) throw new RangeError(`view of ${src.path} came out ${width}×${height}, not ${spec.size}²`);
@@ -95,7 +95,7 @@ export async function renderView(src: SourceImage, spec: ViewSpec, rng: Prng, ou
 }
 
 /** Convenience: open + one view. */
-export async function decodeImage(path: string, spec: ViewSpec, rng: Prng, options: DecodeOptions = {}): Promise<Float32Array> {
+export async function decodeImage(path: string, spec: ViewSpec, rng: Rng, options: DecodeOptions = {}): Promise<Float32Array> {
   validateViewSpec(spec);
   return renderView(await openImage(path, options), spec, rng);
 }

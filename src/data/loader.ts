@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 
 import { type DecodeOptions, openImage, renderView } from './decode.js';
 import { ImageFileError } from './errors.js';
-import { Prng } from './rng.js';
+import { Rng } from '../util/rng.js';
 import { validateViewSpec, type ViewSpec } from './transforms.js';
 
 export interface LoaderItem {
@@ -93,7 +93,7 @@ export class ImageLoader {
   /** Item order of an epoch: a Fisher–Yates shuffle keyed by (seed, epoch), or identity. */
   order(epoch: number): number[] {
     const idx = this.items.map((_, i) => i);
-    return this.options.shuffle ? Prng.for(this.options.seed, epoch, 0x5348, 0x5546).shuffle(idx) : idx;
+    return this.options.shuffle ? Rng.for(this.options.seed, epoch, 0x5348, 0x5546).shuffle(idx) : idx;
   }
 
   async #decode(item: number, epoch: number): Promise<Decoded | null> {
@@ -103,7 +103,7 @@ export class ImageLoader {
       const src = await openImage(path, this.options);
       const views: Float32Array[] = [];
       for (let v = 0; v < this.options.views.length; v++) {
-        views.push(await renderView(src, this.options.views[v]!, Prng.for(this.options.seed, epoch, item, v + 1)));
+        views.push(await renderView(src, this.options.views[v]!, Rng.for(this.options.seed, epoch, item, v + 1)));
       }
       return { item, views };
     } catch (e) {

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 import type { LabelIssue } from './errors.js';
-import { Prng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 export interface UnlabeledSourceConfig {
   name: string;
@@ -131,9 +131,9 @@ export interface PoolItem {
 export function poolEpoch(sources: UnlabeledSource[], seed: number, epoch: number, count?: number): PoolItem[] {
   if (sources.length === 0) return [];
   const n = count ?? sources.reduce((a, s) => a + s.files.length, 0);
-  const rng = Prng.for(seed, epoch, 0x706f6f6c);
+  const rng = Rng.for(seed, epoch, 0x706f6f6c);
   const total = sources.reduce((a, s) => a + s.weight, 0);
-  const orders = sources.map((s, i) => Prng.for(seed, epoch, i, 0x6f726472).shuffle(s.files.map((_, j) => j)));
+  const orders = sources.map((s, i) => Rng.for(seed, epoch, i, 0x6f726472).shuffle(s.files.map((_, j) => j)));
   const cursors = sources.map(() => 0);
   const out: PoolItem[] = [];
   for (let t = 0; t < n; t++) {

@@ -2,7 +2,7 @@
 // are drawn here, in plain JS, from the image's oriented size and a seeded
 // PRNG; decode.ts only executes them. So a view is a pure function of
 // (seed, epoch, index, stream) and the file, whatever order images decode in.
-import type { Prng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 export interface Normalization {
   readonly name: string;
@@ -153,7 +153,7 @@ export function randomResizedCrop(
   height: number,
   scale: readonly [number, number],
   ratio: readonly [number, number],
-  rng: Prng,
+  rng: Rng,
   area = width * height,
 ): CropRect {
   const logR0 = Math.log(ratio[0]);
@@ -178,7 +178,7 @@ export function randomResizedCrop(
 }
 
 /** Draws one view's parameters for an image of oriented size width×height. */
-export function sampleViewParams(spec: ViewSpec, width: number, height: number, rng: Prng): ViewParams {
+export function sampleViewParams(spec: ViewSpec, width: number, height: number, rng: Rng): ViewParams {
   let resizeTo: ViewParams['resizeTo'] = null;
   let crop: CropRect;
   const g = spec.geometry;

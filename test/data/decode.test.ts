@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { Rng } from '../../src/util/rng.js';
 import { decodeImage, looksTruncated, openImage, renderView } from '../../src/data/decode.js';
 import { ImageFileError, type ImageErrorKind } from '../../src/data/errors.js';
-import { Prng } from '../../src/data/rng.js';
+
 import { CLIP_NORMALIZATION, IMAGENET_NORMALIZATION, evalView, type ViewSpec } from '../../src/data/transforms.js';
 import { encodePng, normalized, solid, tempDir } from './images.js';
 
@@ -14,7 +15,7 @@ const { dir, cleanup } = tempDir();
 afterAll(cleanup);
 
 const clip = CLIP_NORMALIZATION;
-const rng = () => new Prng(1);
+const rng = () => new Rng(1);
 
 async function expectKind(path: string, kind: ImageErrorKind): Promise<void> {
   const err = await decodeImage(path, evalView(16), rng()).then(

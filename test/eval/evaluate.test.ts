@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { decodeImage } from '../../src/data/decode.js';
 import type { LabeledSplit } from '../../src/data/datasets.js';
-import { Prng } from '../../src/data/rng.js';
+
 import { evalView } from '../../src/data/transforms.js';
 import { evaluateSplit } from '../../src/eval/evaluate.js';
 import { plcc, srcc } from '../../src/eval/metrics.js';
@@ -48,7 +48,7 @@ describe('evaluateSplit', () => {
       const arena = new Arena('t');
       const means: number[] = [];
       for (let i = 0; i < 7; i++) {
-        const x = await decodeImage((samples[i] as { path: string }).path, view, new Prng(0));
+        const x = await decodeImage((samples[i] as { path: string }).path, view, new Rng(0));
         const logits = model.forward(new Tensor(x, [1, 3, 16, 16]), { arena, training: false });
         const p = Tensor.zeros([1, 5]);
         softmaxForward(logits, p);

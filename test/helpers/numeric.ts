@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 
 import { Tensor } from '../../src/tensor/tensor.js';
+import { Rng as BaseRng } from '../../src/util/rng.js';
 
 /** ‖a − ref‖ / ‖ref‖ over all elements (NaN if any element of a is not finite). */
 export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
@@ -36,22 +37,8 @@ export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, b
   }
 }
 
-/** Deterministic PRNG (mulberry32) with normal draws. */
-export class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  uniform(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  normal(): number {
-    const u = Math.max(this.uniform(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());
-  }
+/** The project's PRNG with the draws tests need in bulk. */
+export class Rng extends BaseRng {
   normals(n: number, std = 1): Float64Array {
     const out = new Float64Array(n);
     for (let i = 0; i < n; i++) out[i] = this.normal() * std;

@@ -20,7 +20,7 @@ interface B { size: number; waitMs: number; images: Tensor; clip: Tensor }
 function batchesFor(poisonAt?: [number, number]) {
   return async function* (epoch: number): AsyncGenerator<B> {
     for (let i = 0; i < 4; i++) {
-      const rng = Rng.derive(11, epoch, i);
+      const rng = Rng.for(11, epoch, i);
       const images = Tensor.zeros([4, 3, 16, 16]);
       images.data.forEach((_, j, d) => (d[j] = rng.normal()));
       if (poisonAt && poisonAt[0] === epoch && poisonAt[1] === i) images.data[0] = NaN;
