@@ -28,7 +28,7 @@ export interface TrainConfig {
   clip: { model: string; store: string | null; batchSize: number; threads: number };
   teacher: { model: string; imgSize: number | null };
   student: { model: string; imgSize: number | null };
-  align: PhaseConfig & { loss: AlignKind; skip: boolean };
+  align: PhaseConfig & { loss: AlignKind; skip: boolean; projectorHidden: number | null };
   finetune: PhaseConfig;
   distill: PhaseConfig & { lambda: number; temperature: number; confidenceWeighting: boolean; unlabeledBatchSize: number };
   baselines: { noAlign: boolean; noUnlabeled: boolean };
@@ -52,7 +52,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   clip: { model: 'standin', store: null, batchSize: 16, threads: 0 },
   teacher: { model: 'vit-b16', imgSize: null },
   student: { model: 'vit-s16', imgSize: null },
-  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false },
+  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false, projectorHidden: null },
   finetune: { ...phase(10, 1e-4, 32), layerDecay: 0.75 },
   distill: { ...phase(10, 1e-4, 32), layerDecay: 0.75, lambda: 1, temperature: 1, confidenceWeighting: false, unlabeledBatchSize: 32 },
   baselines: { noAlign: true, noUnlabeled: true },
@@ -98,7 +98,7 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
   clip: { model: text, store: orNull(text), batchSize: positiveInt, threads: nonNegativeInt },
   teacher: { model: text, imgSize: orNull(positiveInt) },
   student: { model: text, imgSize: orNull(positiveInt) },
-  align: { ...phaseChecks, loss: oneOf('cosine', 'mse', 'smooth-l1'), skip: bool },
+  align: { ...phaseChecks, loss: oneOf('cosine', 'mse', 'smooth-l1'), skip: bool, projectorHidden: orNull(positiveInt) },
   finetune: phaseChecks,
   distill: { ...phaseChecks, lambda: nonNegative, temperature: positive, confidenceWeighting: bool, unlabeledBatchSize: positiveInt },
   baselines: { noAlign: bool, noUnlabeled: bool },

@@ -99,8 +99,9 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
   if (!config.align.skip && pool.length > 0) {
     const features = await o.features(pool, config, runDir);
     const a = config.align;
-    alignedT = (await alignEncoder({ ...common('align-teacher', a.batchSize, a, 1), encoder: T, images: pool, features, loss: a.loss })).model;
-    alignedS = (await alignEncoder({ ...common('align-student', a.batchSize, a, 2), encoder: S, images: pool, features, loss: a.loss })).model;
+    const hidden = a.projectorHidden ? { projectorHidden: a.projectorHidden } : {};
+    alignedT = (await alignEncoder({ ...common('align-teacher', a.batchSize, a, 1), encoder: T, images: pool, features, loss: a.loss, ...hidden })).model;
+    alignedS = (await alignEncoder({ ...common('align-student', a.batchSize, a, 2), encoder: S, images: pool, features, loss: a.loss, ...hidden })).model;
   }
   const f = config.finetune;
   const teacher = (await finetune({ ...common('teacher', f.batchSize, f, 3), encoder: T, init: alignedT, train: trainSplit, val, threshold })).model;
