@@ -29,6 +29,8 @@ export interface SourceImage {
   width: number;
   height: number;
   maxPixels: number;
+  /** Set when `buffer` holds raw RGB pixels (a pre-resized cache entry) rather than a file. */
+  raw?: { width: number; height: number; channels: 3 };
 }
 
 const WHITE = { r: 255, g: 255, b: 255 };
@@ -62,7 +64,9 @@ export async function openImage(path: string, options: DecodeOptions = {}): Prom
 
 /** The sharp pipeline for one view; exported for the loader's sharp-only comparison and for tests. */
 export function viewPipeline(src: SourceImage, spec: ViewSpec, p: ViewParams): Sharp {
-  let img = sharp(src.buffer, { limitInputPixels: src.maxPixels, failOn: 'warning' }).autoOrient();
+  let img = src.raw
+    ? sharp(src.buffer, { raw: src.raw })
+    : sharp(src.buffer, { limitInputPixels: src.maxPixels, failOn: 'warning' }).autoOrient();
   // Catmull-Rom cubic, the kernel PIL's BICUBIC (CLIP's preprocessing) uses.
   if (p.resizeTo) {
     img = img.resize(p.resizeTo.width, p.resizeTo.height, { fit: 'fill', kernel: 'cubic' }).extract(p.crop);
@@ -72,6 +76,31 @@ export function viewPipeline(src: SourceImage, spec: ViewSpec, p: ViewParams): S
   if (p.flip) img = img.flop();
   if (p.brightness !== 1 || p.saturation !== 1) img = img.modulate({ brightness: p.brightness, saturation: p.saturation });
   return img.flatten({ background: WHITE }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' });
+}
+
+/**
+ * The image decoded once, oriented, flattened to RGB and resized so its
+ * shorter side is `shorterSide` (never enlarged), held as raw pixels: views
+ * render from it without decoding the file again. The views then resample
+ * twice (here and in the view), so they differ slightly from views of the file.
+ */
+export async function preResize(src: SourceImage, shorterSide: number): Promise<SourceImage> {
+  const scale = Math.min(1, shorterSide / Math.min(src.width, src.height));
+  const width = Math.max(1, Math.round(src.width * scale));
+  const height = Math.max(1, Math.round(src.height * scale));
+  try {
+    const { data, info } = await sharp(src.buffer, { limitInputPixels: src.maxPixels, failOn: 'warning' })
+      .autoOrient()
+      .resize(width, height, { fit: 'fill', kernel: 'cubic' })
+      .flatten({ background: WHITE })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { path: src.path, buffer: data, format: 'raw', width: info.width, height: info.height, maxPixels: src.maxPixels, raw: { width: info.width, height: info.height, channels: 3 } };
+  } catch (e) {
+    throw classify(src.path, src.buffer, e as Error);
+  }
 }
 
 /** Decodes to HWC uint8 RGB at the view's size. */

@@ -8,7 +8,7 @@
 // (seed, epoch). Bad files are skipped, remembered, counted and listed.
 import { writeFile } from 'node:fs/promises';
 
-import { type DecodeOptions, openImage, renderView } from './decode.js';
+import { type DecodeOptions, type SourceImage, openImage, preResize, renderView } from './decode.js';
 import { ImageFileError } from './errors.js';
 import { Rng } from '../util/rng.js';
 import { validateViewSpec, type ViewSpec } from './transforms.js';
@@ -33,6 +33,12 @@ export interface LoaderOptions extends DecodeOptions {
   prefetch?: number;
   /** Images decoding at once (default 4, the size of libuv's pool that sharp runs on). */
   concurrency?: number;
+  /**
+   * Keep every image in memory after its first decode, pre-resized to this
+   * shorter side (0: off, the default). Later epochs then skip the file decode;
+   * memory is about 3 · side² · aspect bytes per image.
+   */
+  cacheShorterSide?: number;
 }
 
 export interface Batch {
@@ -76,12 +82,13 @@ export class ImageLoader {
   readonly badFiles = new Map<string, ImageFileError>();
   /** Stats of the last finished epoch. */
   lastEpoch: EpochStats | null = null;
+  readonly #cache = new Map<string, SourceImage>();
 
   constructor(
     readonly items: readonly LoaderItem[],
     options: LoaderOptions,
   ) {
-    const o = { shuffle: true, dropLast: false, prefetch: 2, concurrency: 4, ...options };
+    const o = { shuffle: true, dropLast: false, prefetch: 2, concurrency: 4, cacheShorterSide: 0, ...options };
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`loader: batchSize must be a positive integer, got ${o.batchSize}`);
     if (o.views.length < 1) throw new RangeError('loader: needs at least one view');
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new RangeError(`loader: prefetch must be a positive integer, got ${o.prefetch}`);
@@ -100,7 +107,14 @@ export class ImageLoader {
     const { path } = this.items[item]!;
     if (this.badFiles.has(path)) return null;
     try {
-      const src = await openImage(path, this.options);
+      let src = this.#cache.get(path);
+      if (!src) {
+        src = await openImage(path, this.options);
+        if (this.options.cacheShorterSide > 0) {
+          src = await preResize(src, this.options.cacheShorterSide);
+          this.#cache.set(path, src);
+        }
+      }
       const views: Float32Array[] = [];
       for (let v = 0; v < this.options.views.length; v++) {
         views.push(await renderView(src, this.options.views[v]!, Rng.for(this.options.seed, epoch, item, v + 1)));

@@ -32,6 +32,8 @@ export interface TrainConfig {
   finetune: PhaseConfig;
   distill: PhaseConfig & { lambda: number; temperature: number; confidenceWeighting: boolean; unlabeledBatchSize: number };
   baselines: { noAlign: boolean; noUnlabeled: boolean };
+  /** Keep decoded images in memory at this shorter side (0: decode every epoch). */
+  loader: { cacheShorterSide: number };
 }
 
 const phase = (epochs: number, lr: number, batchSize: number): PhaseConfig => ({
@@ -56,6 +58,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   finetune: { ...phase(10, 1e-4, 32), layerDecay: 0.75 },
   distill: { ...phase(10, 1e-4, 32), layerDecay: 0.75, lambda: 1, temperature: 1, confidenceWeighting: false, unlabeledBatchSize: 32 },
   baselines: { noAlign: true, noUnlabeled: true },
+  loader: { cacheShorterSide: 0 },
 };
 
 export class ConfigError extends Error {
@@ -102,6 +105,7 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
   finetune: phaseChecks,
   distill: { ...phaseChecks, lambda: nonNegative, temperature: positive, confidenceWeighting: bool, unlabeledBatchSize: positiveInt },
   baselines: { noAlign: bool, noUnlabeled: bool },
+  loader: { cacheShorterSide: nonNegativeInt },
 };
 
 function describe(v: unknown): string {

@@ -33,6 +33,8 @@ export interface CommonOptions {
   seed: number;
   batchSize: number;
   settings: PhaseSettings;
+  /** Keep decoded images in memory at this shorter side (see ImageLoader); 0: off. */
+  cacheShorterSide?: number;
   onEvent?(e: TrainEvent): void;
 }
 
@@ -74,7 +76,7 @@ export async function alignEncoder(o: AlignOptions): Promise<{ model: Model; res
     else missing++;
   }
   if (items.length === 0) throw new Error(`${o.name}: none of the ${o.images.length} images has a stored CLIP embedding`);
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [alignmentView(o.features, o.encoder.imgSize)], seed: o.seed, dropLast: true });
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [alignmentView(o.features, o.encoder.imgSize)], seed: o.seed, dropLast: true, cacheShorterSide: o.cacheShorterSide ?? 0 });
   const D = o.features.dim;
   const result = await runPhase({
     name: o.name,
@@ -132,7 +134,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ model: Model; resu
   const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init);
   const items = labeledItems(o.train);
   const size = o.encoder.imgSize;
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true });
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cacheShorterSide: o.cacheShorterSide ?? 0 });
   const K = o.train.bins.length;
   const result = await runPhase({
     name: o.name,
@@ -169,11 +171,12 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
   const size = o.encoder.imgSize;
   const tSize = o.teacher.config.encoder.imgSize;
   const items = labeledItems(o.train);
-  const labeled = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true });
+  const cache = o.cacheShorterSide ?? 0;
+  const labeled = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cacheShorterSide: cache });
   const unlItems: LoaderItem[] = o.unlabeled.map((path) => ({ path }));
   const ub = o.unlabeledBatchSize ?? o.batchSize;
   // Teacher on the weak view at its own size; student on the strong view at its size.
-  const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true }) : null;
+  const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cacheShorterSide: cache }) : null;
   const teacherArena = new Arena('teacher');
   const result = await runPhase({
     name: o.name,

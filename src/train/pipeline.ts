@@ -90,6 +90,7 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
     seed: config.seed * 1000 + seedOffset,
     batchSize,
     settings: settings(p),
+    cacheShorterSide: config.loader.cacheShorterSide,
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   const threshold = ds.threshold;

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -94,5 +94,43 @@ describe('ImageLoader', () => {
     expect((await collect(loader, 0)).map((x) => Array.from(x.items))).toEqual([[0, 1], [2, 3], [4]]);
     expect(() => new ImageLoader(items, { batchSize: 0, views: [evalView(S)], seed: 0 })).toThrow(RangeError);
     expect(() => new ImageLoader(items, { batchSize: 2, views: [], seed: 0 })).toThrow(/at least one view/);
+  });
+});
+
+describe('pre-resized cache', () => {
+  it('decodes each file once: later epochs render from memory, close to views of the file', async () => {
+    const { dir: d2, cleanup: c2 } = tempDir();
+    try {
+      // A smooth gradient, so resampling twice changes values only slightly.
+      const W = 120;
+      const H = 90;
+      const px: number[] = [];
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) px.push(Math.round((255 * x) / W), Math.round((255 * y) / H), 128);
+      const paths = [0, 1, 2].map((i) => {
+        const p = join(d2, `g${i}.png`);
+        writeFileSync(p, encodePng(px, W, H, 2, 8));
+        return { path: p };
+      });
+      const view = evalView(16);
+      const plain = new ImageLoader(paths, { batchSize: 3, views: [view], seed: 1, shuffle: false });
+      const cached = new ImageLoader(paths, { batchSize: 3, views: [view], seed: 1, shuffle: false, cacheShorterSide: 24 });
+      const first = async (l: ImageLoader, e: number) => {
+        for await (const b of l.epoch(e)) return b.images[0] as Float32Array;
+        throw new Error('no batch');
+      };
+      const ref = await first(plain, 0);
+      const c0 = await first(cached, 0);
+      let worst = 0;
+      ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (c0[i] as number)))));
+      // Normalised units (std ~0.25 of the 0–1 range): within ~2 levels of 255.
+      expect(worst).toBeLessThan(0.04);
+      // The files are gone; the cache still serves them, identically.
+      for (const p of paths) rmSync(p.path);
+      const c1 = await first(cached, 1);
+      expect(Array.from(c1)).toEqual(Array.from(c0));
+      expect(cached.badFiles.size).toBe(0);
+    } finally {
+      c2();
+    }
   });
 });
