@@ -13,11 +13,11 @@ import type { ScoreReport } from '../eval/metrics.js';
 import { vitConfig } from '../nn/registry.js';
 import type { VitConfig } from '../nn/vit.js';
 import { exportOnnx } from '../onnx/export.js';
-import { saveCheckpoint } from './checkpoint.js';
 import type { TrainConfig, PhaseConfig } from './config.js';
 import { type FeatureLookup, alignEncoder, distill, finetune } from './cskd.js';
 import type { Model } from './model.js';
 import type { PhaseSettings, TrainEvent } from './phase.js';
+import { saveModel } from './model_io.js';
 import { RunDir } from './run_dir.js';
 
 /** Computes (or opens) the frozen-CLIP feature store for these images. */
@@ -129,10 +129,10 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
   rows.push(['teacher', teacher]);
 
   // Final models: the student as safetensors and ONNX, the teacher as safetensors.
-  saveCheckpoint(runDir.file('models', 'student.safetensors'), { params: student.params, step: 0, config: student.config });
-  saveCheckpoint(runDir.file('models', 'teacher.safetensors'), { params: teacher.params, step: 0, config: teacher.config });
+  saveModel(runDir.file('models', 'student.safetensors'), student, { dataset: ds.name, bins: trainSplit.bins });
+  saveModel(runDir.file('models', 'teacher.safetensors'), teacher, { dataset: ds.name, bins: trainSplit.bins });
   const view = evalView(S.imgSize);
-  if (student.head.constructor.name === 'ScoreHead') {
+  if (student.config.head.kind === 'score') {
     await exportOnnx(runDir.file('models', 'student.onnx'), {
       encoder: student.encoder,
       head: student.head,

@@ -12,7 +12,10 @@ export interface ProgressUpdate {
 
 export class ProgressPrinter {
   readonly #out: Writable & { isTTY?: boolean };
-  readonly #start = performance.now();
+  // The rate counts from the first update, so a phase's first step does not
+  // divide by almost nothing.
+  #start = NaN;
+  #startImages = 0;
   #lastPlain = 0;
   #images = 0;
 
@@ -22,13 +25,17 @@ export class ProgressPrinter {
 
   update(u: ProgressUpdate): void {
     this.#images = u.images;
+    if (Number.isNaN(this.#start)) {
+      this.#start = performance.now();
+      this.#startImages = u.images;
+    }
     const elapsed = (performance.now() - this.#start) / 1000;
-    const rate = u.images / Math.max(elapsed, 1e-9);
+    const rate = elapsed > 0 ? (u.images - this.#startImages) / elapsed : NaN;
     const eta = u.step > 0 ? (elapsed / u.step) * (u.totalSteps - u.step) : NaN;
     const losses = Object.entries(u.losses)
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)
       .join(' ');
-    const text = `${u.phase} ${u.step}/${u.totalSteps} ${losses} ${rate.toFixed(1)} img/s ETA ${formatSeconds(eta)}`;
+    const text = `${u.phase} ${u.step}/${u.totalSteps} ${losses} ${Number.isFinite(rate) ? rate.toFixed(1) : '--'} img/s ETA ${formatSeconds(eta)}`;
     if (this.#out.isTTY) {
       const width = 28;
       const filled = Math.round((width * u.step) / Math.max(1, u.totalSteps));
