@@ -19,8 +19,9 @@
 // no need for a float32 dq accumulator in global memory.
 //
 // Head dims are padded up to a template DP in {32, 64, 128}; padded dims are
-// zeros and never written back, so any D <= 128 works. The kernels run on
-// CUDA cores (FFMA); a tensor-core (mma) version is the next step for speed.
+// zeros and never written back, so any D <= 128 works. These kernels run on
+// CUDA cores (FFMA) and are the float32 path; AttentionPrecision::Bf16 takes
+// the tensor-core kernels of attention_bf16.cu instead.
 #include <stdexcept>
 #include <string>
 
@@ -229,8 +230,12 @@ void backwardDP(const AttentionParams& p, const float* delta, cudaStream_t strea
 
 }  // namespace
 
-void attentionForward(const AttentionParams& p, cudaStream_t stream) {
+void attentionForward(const AttentionParams& p, cudaStream_t stream, AttentionPrecision precision) {
   if (p.B * p.H * p.N <= 0) return;
+  if (precision == AttentionPrecision::Bf16) {
+    attn::attentionForwardBf16(p, paddedHeadDim(p.D), stream);
+    return;
+  }
   switch (paddedHeadDim(p.D)) {
     case 32:
       forwardDP<32>(p, stream);
@@ -244,13 +249,18 @@ void attentionForward(const AttentionParams& p, cudaStream_t stream) {
   }
 }
 
-void attentionBackward(const AttentionParams& p, cudaStream_t stream) {
+void attentionBackward(const AttentionParams& p, cudaStream_t stream,
+                       AttentionPrecision precision) {
   if (p.B * p.H * p.N <= 0) return;
   const int dp = paddedHeadDim(p.D);
   const int64_t rows = p.B * p.H * p.N;
   DeviceScratch delta(sizeof(float) * rows);
   attentionDeltaKernel<<<unsigned(ceilDiv(rows, 8)), 256, 0, stream>>>(p, delta.as<float>());
   CUDA_CHECK_LAUNCH();
+  if (precision == AttentionPrecision::Bf16) {
+    attn::attentionBackwardBf16(p, dp, delta.as<float>(), stream);
+    return;
+  }
   switch (dp) {
     case 32:
       backwardDP<32>(p, delta.as<float>(), stream);

@@ -13,9 +13,16 @@ namespace cskd::cuda {
 
 using cpu::AttentionParams;
 
-void attentionForward(const AttentionParams& p, cudaStream_t stream);
+// Fp32: float32 arithmetic on CUDA cores (attention.cu), errors ~1e-6.
+// Bf16: tensor cores, q/k/v/dout rounded to bf16, float32 accumulation and
+// softmax (attention_bf16.cu), errors ~1e-3; the fast path for training.
+enum class AttentionPrecision : int { Fp32 = 0, Bf16 = 1 };
+
+void attentionForward(const AttentionParams& p, cudaStream_t stream,
+                      AttentionPrecision precision = AttentionPrecision::Fp32);
 // Needs q, k, v, out, dout, lse; writes dq, dk, dv.
-void attentionBackward(const AttentionParams& p, cudaStream_t stream);
+void attentionBackward(const AttentionParams& p, cudaStream_t stream,
+                       AttentionPrecision precision = AttentionPrecision::Fp32);
 
 // Largest head dimension the kernels take.
 constexpr int kAttentionMaxHeadDim = 128;

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "cpu/attention.h"
+
 namespace cskd::cuda::attn {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -84,5 +86,15 @@ __device__ __forceinline__ void loadChunk(float (&x)[C], const float* base, int6
     x[c] = (n < N && d < D) ? base[int64_t(n) * sN + d] * mul : 0.f;
   }
 }
+
+}  // namespace cskd::cuda::attn
+
+namespace cskd::cuda::attn {
+
+// Tensor-core launchers (attention_bf16.cu); paddedHeadDim is 32, 64 or 128,
+// delta the rowsum(dout * out) that attentionBackward computes first.
+void attentionForwardBf16(const cpu::AttentionParams& p, int paddedHeadDim, cudaStream_t stream);
+void attentionBackwardBf16(const cpu::AttentionParams& p, int paddedHeadDim, const float* delta,
+                           cudaStream_t stream);
 
 }  // namespace cskd::cuda::attn

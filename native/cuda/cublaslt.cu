@@ -154,8 +154,13 @@ bool cublasLtGemm(const cpu::GemmParams& p, bool bf16Compute, cudaStream_t strea
   std::lock_guard<std::mutex> lock(mu);
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  const int flags = device * 16 + (bf16Compute ? 8 : 0) + (p.transA ? 4 : 0) + (p.transB ? 2 : 0) +
-                    (p.bias ? 1 : 0);
+  // Pointer alignment is part of the key: an algorithm chosen for 16-byte
+  // aligned operands may refuse less aligned ones.
+  const int align = int((reinterpret_cast<uintptr_t>(p.A) | reinterpret_cast<uintptr_t>(p.B) |
+                         reinterpret_cast<uintptr_t>(p.C) | reinterpret_cast<uintptr_t>(p.bias)) &
+                        15);
+  const int flags = (device * 16 + align) * 16 + (bf16Compute ? 8 : 0) + (p.transA ? 4 : 0) +
+                    (p.transB ? 2 : 0) + (p.bias ? 1 : 0);
   Key key{flags, p.M, p.N, p.K, p.lda, p.ldb, p.ldc, p.batch, p.strideA, p.strideB, p.strideC};
   auto it = plans.find(key);
   if (it == plans.end()) {
@@ -169,6 +174,7 @@ bool cublasLtGemm(const cpu::GemmParams& p, bool bf16Compute, cudaStream_t strea
     check(a.descSet(plan.desc, kDescTransB, &opB, sizeof(opB)), "set TRANSB");
     const uint32_t epi = p.bias ? kEpilogueBias : kEpilogueDefault;
     check(a.descSet(plan.desc, kDescEpilogue, &epi, sizeof(epi)), "set EPILOGUE");
+    if (p.bias) check(a.descSet(plan.desc, kDescBiasPointer, &p.bias, sizeof(p.bias)), "set BIAS");
     // Layouts (rows, cols) in column-major terms.
     const uint64_t aRows = p.transB ? p.K : p.N, aCols = p.transB ? p.N : p.K;
     const uint64_t bRows = p.transA ? p.M : p.K, bCols = p.transA ? p.K : p.M;
@@ -189,8 +195,7 @@ bool cublasLtGemm(const cpu::GemmParams& p, bool bf16Compute, cudaStream_t strea
     check(a.prefSet(pref, kPrefMaxWorkspace, &ws, sizeof(ws)), "set MAX_WORKSPACE");
     HeuristicResult result{};
     int found = 0;
-    // The bias pointer's alignment feeds the heuristic; a 256-byte aligned one
-    // from cudaMalloc stands in for the real one here and is replaced per call.
+    // The heuristic sees this call's bias pointer; later calls replace it.
     Status s =
         a.heuristic(a.handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
     a.prefDestroy(pref);

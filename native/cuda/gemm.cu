@@ -25,6 +25,7 @@
 #include "cuda/common.h"
 #include "cuda/cublaslt.h"
 #include "cuda/gemm.h"
+#include "cuda/mma.cuh"
 
 namespace cskd::cuda {
 namespace {
@@ -150,22 +151,6 @@ __global__ void __launch_bounds__(256) sgemmKernel(GemmParams p) {
 // ---- bf16 tensor cores ------------------------------------------------------
 
 constexpr int kTM = 128, kTN = 128, kTK = 32, kPad = 8, kRowH = kTK + kPad;  // halves per row
-
-__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const void* smem) {
-  uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-__device__ __forceinline__ void mmaBf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                        uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 __global__ void __launch_bounds__(256) bf16GemmKernel(GemmParams p) {
   __shared__ __align__(16) __nv_bfloat16 As[2][kTM * kRowH];

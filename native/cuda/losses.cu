@@ -9,7 +9,7 @@
 // norms and the dot product, pass 2 the loss and a.g (g = dl/da), pass 3 the
 // gradient through the normalisation, ds = (g - a (a.g)) / max(|s|, eps), the
 // same formula as the CPU kernel uses (also where the floor applies).
-// emdLoss runs a thread per row (K = 10 bins): the CDF differences go into the
+// emdLoss runs a thread per row (K = 10 bins, CDFs in float64): the CDF differences go into the
 // gradient buffer first and are turned into the gradient by a reverse
 // (suffix) sum, dl/dp_j = sum_{k >= j} dl/dP_k.
 // distillLoss runs a warp per row with log-softmax for both sides.
@@ -108,11 +108,14 @@ __global__ void emdLossKernel(EmdLossParams p, float* rowLoss) {
   const float* pr = p.pred + i * K;
   const float* tg = p.target + i * K;
   float* gr = p.gradPred ? p.gradPred + i * K : nullptr;
-  float P = 0.f, Q = 0.f, S = 0.f;
+  // The CDFs run in float64: the last bin's P - Q is ~0 and its sign (which the
+  // r = 1 gradient depends on) should not be decided by float32 rounding.
+  double P = 0.0, Q = 0.0;
+  float S = 0.f;
   for (int64_t k = 0; k < K; ++k) {
     P += pr[k];
     Q += tg[k];
-    float d = P - Q;
+    float d = float(P - Q);
     S += absPow(d, p.r);
     if (gr) gr[k] = d;
   }

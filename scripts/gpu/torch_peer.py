@@ -30,6 +30,13 @@ def median_ms(fn, warmup=3, reps=25):
     return ms[reps // 2]
 
 
+def nograd(fn):
+    def run():
+        with torch.no_grad():
+            return fn()
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cskd-log")
@@ -67,7 +74,7 @@ def main():
     with torch.no_grad():
         ln.weight.normal_()
         ln.bias.normal_()
-    rec("layerNorm.fwd", f"{R}x{C}", median_ms(lambda: ln(x)), 4.0 * (2 * R * C + 2 * R))
+    rec("layerNorm.fwd", f"{R}x{C}", median_ms(nograd(lambda: ln(x))), 4.0 * (2 * R * C + 2 * R))
     y = ln(x)
     dy = torch.randn_like(y)
     rec("layerNorm.bwd", f"{R}x{C}",
@@ -77,7 +84,7 @@ def main():
 
     # GELU (erf) fwd/bwd on the same element count.
     xg = torch.randn(R * C, device=dev, requires_grad=True)
-    rec("gelu.erf.fwd", str(R * C), median_ms(lambda: F.gelu(xg)), 8.0 * R * C)
+    rec("gelu.erf.fwd", str(R * C), median_ms(nograd(lambda: F.gelu(xg))), 8.0 * R * C)
     yg = F.gelu(xg)
     dyg = torch.randn_like(yg)
     rec("gelu.erf.bwd", str(R * C), median_ms(lambda: torch.autograd.grad(yg, xg, dyg, retain_graph=True)),
@@ -136,7 +143,7 @@ def main():
     for dt, tag in ((torch.bfloat16, "bf16"), (torch.float32, "fp32")):
         qkv = [torch.randn(B, H, N, D, device=dev, dtype=dt, requires_grad=True) for _ in range(3)]
         rec(f"attention.fwd.{tag}", f"{B}x{H}x{N}x{D}",
-            median_ms(lambda: F.scaled_dot_product_attention(*qkv)), 0, flops_f)
+            median_ms(nograd(lambda: F.scaled_dot_product_attention(*qkv))), 0, flops_f)
         out = F.scaled_dot_product_attention(*qkv)
         dout = torch.randn_like(out)
         rec(f"attention.bwd.{tag}", f"{B}x{H}x{N}x{D}",
@@ -171,8 +178,8 @@ def main():
         ("alignLoss.cosine", "65536x768", "alignLoss.cosine", "65536x768"),
         ("emdLoss.r2", "65536x10", "emdLoss.r2", "65536x10"),
         ("distillLoss.kl", "65536x10", "distillLoss.kl", "65536x10"),
-        ("attention.fwd.bf16", "32x6x197x64", "attention.fwd.fp32", "32x6x197x64 packed"),
-        ("attention.bwd.bf16", "32x6x197x64", "attention.bwd.fp32", "32x6x197x64 packed"),
+        ("attention.fwd.bf16", "32x6x197x64", "attention.fwd.bf16", "32x6x197x64 packed"),
+        ("attention.bwd.bf16", "32x6x197x64", "attention.bwd.bf16", "32x6x197x64 packed"),
         ("attention.fwd.fp32", "32x6x197x64", "attention.fwd.fp32", "32x6x197x64 packed"),
         ("attention.bwd.fp32", "32x6x197x64", "attention.bwd.fp32", "32x6x197x64 packed"),
         ("gemm.fp32", "6304x2304x768 tB", "gemm.own.fp32", "6304x2304x768 tB bias"),
