@@ -5,3 +5,51 @@ export { readSafetensors, parseSafetensors, type SafetensorsFile } from './tenso
 export * as ops from './ops/index.js';
 export { systemInfo, packageVersion, type SystemInfo } from './info.js';
 export { native } from './native.js';
+export * from './score/index.js';
+export { type ClipEncoder, type ClipEngineName, type EncoderPreprocessing, encoderView, OPENAI_CLIP_PREPROCESSING } from './clip/encoder.js';
+export { OnnxClipEncoder, type OnnxEncoderOptions } from './clip/onnx_encoder.js';
+export { NativeClipEncoder } from './clip/native_encoder.js';
+export { openClipEncoder, type OpenClipOptions } from './clip/open.js';
+export { ensureStandinOnnx, buildStandinOnnx, STANDIN_NAME, STANDIN_LABEL } from './clip/standin.js';
+export {
+  FeatureStore,
+  buildFeatureStore,
+  type BuildFeatureStoreOptions,
+  type BuildFeatureStoreResult,
+  type FeatureProgress,
+  type BadImage,
+  type StoreHeader,
+} from './clip/feature_store.js';
+export { writeSafetensors, type TensorData } from './tensor/safetensors.js';
+// Models
+export { VisionTransformer, VIT_DEFAULTS, type VitConfig } from './nn/vit.js';
+export { vitConfig, vitPresetNames } from './nn/registry.js';
+export { ScoreHead, Projector } from './nn/heads.js';
+export { ParameterSet, Parameter } from './nn/parameters.js';
+export { loadTimmVit, saveTimmVit, inferVitConfig } from './nn/weights.js';
+export { importClipVision, ClipVisionModel } from './nn/clip.js';
+export { exportOnnx, type OnnxExportOptions } from './onnx/export.js';
+export { readOnnxMetadata } from './onnx/metadata.js';
+// Training
+export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export { Ema } from './optim/ema.js';
+export { cosineLr, layerDecayScale } from './optim/schedule.js';
+export { Model, type ModelConfig, type HeadConfig } from './train/model.js';
+export { saveModel, loadModel } from './train/model_io.js';
+export { saveCheckpoint, loadCheckpoint, type TrainingState } from './train/checkpoint.js';
+export { alignEncoder, finetune, distill, type FeatureLookup } from './train/cskd.js';
+export { train, type TrainOptions, type TrainResult, type FeatureProvider } from './train/pipeline.js';
+export { loadTrainConfig, resolveTrainConfig, DEFAULT_TRAIN_CONFIG, type TrainConfig, ConfigError } from './train/config.js';
+export { runPhase, type TrainEvent, type PhaseSettings, PhaseStoppedError } from './train/phase.js';
+export { runDemo, formatDemoTable } from './train/demo.js';
+export { RunDir } from './train/run_dir.js';
+export { clipFeatures } from './clip/provider.js';
+// Data and evaluation
+export { loadDataset, type Dataset, type DatasetConfig, type LabeledSplit } from './data/datasets.js';
+export { ImageLoader, type LoaderOptions, type Batch } from './data/loader.js';
+export { evalView, weakView, strongView, heavyView, CLIP_NORMALIZATION, IMAGENET_NORMALIZATION, type ViewSpec } from './data/transforms.js';
+export { ImageFileError } from './data/errors.js';
+export { generateDemo } from './data/demo.js';
+export * as metrics from './eval/metrics.js';
+export { evaluateSplit, evaluateOnnx, predict } from './eval/evaluate.js';
+export { Rng } from './util/rng.js';

@@ -10,7 +10,7 @@ export function saveModel(path: string, model: Model, extra: Record<string, unkn
 /** A model rebuilt from the config stored in a cskd checkpoint, with its weights. */
 export function loadModel(path: string): Model {
   const meta = readSafetensors(path, { select: () => false }).metadata;
-  let config: ModelConfig | null = null;
+  let config: ModelConfig | null;
   try {
     config = JSON.parse(meta['config'] ?? 'null') as ModelConfig | null;
   } catch {
