@@ -34,11 +34,36 @@ export interface LoaderOptions extends DecodeOptions {
   /** Images decoding at once (default 4, the size of libuv's pool that sharp runs on). */
   concurrency?: number;
   /**
-   * Keep every image in memory after its first decode, pre-resized to this
-   * shorter side (0: off, the default). Later epochs then skip the file decode;
-   * memory is about 3 · side² · aspect bytes per image.
+   * Keep every image in memory after its first decode, pre-resized (see
+   * ImageCache); one cache can serve several loaders. Default: none.
    */
-  cacheShorterSide?: number;
+  cache?: ImageCache | null;
+}
+
+/**
+ * Decoded images kept in memory, pre-resized to a shorter side: later epochs,
+ * and other loaders over the same files, skip the file decode. Memory is about
+ * 3 · side² · aspect bytes per image.
+ */
+export class ImageCache {
+  readonly #images = new Map<string, SourceImage>();
+
+  constructor(readonly shorterSide: number) {
+    if (!Number.isInteger(shorterSide) || shorterSide < 1) throw new RangeError(`ImageCache: shorterSide must be a positive integer, got ${shorterSide}`);
+  }
+
+  async open(path: string, options: DecodeOptions): Promise<SourceImage> {
+    let src = this.#images.get(path);
+    if (!src) {
+      src = await preResize(await openImage(path, options), this.shorterSide);
+      this.#images.set(path, src);
+    }
+    return src;
+  }
+
+  get size(): number {
+    return this.#images.size;
+  }
 }
 
 export interface Batch {
@@ -77,18 +102,17 @@ interface Decoded {
 }
 
 export class ImageLoader {
-  readonly options: Required<Omit<LoaderOptions, 'maxPixels'>> & DecodeOptions;
+  readonly options: Required<Omit<LoaderOptions, 'maxPixels' | 'cache'>> & DecodeOptions & { cache: ImageCache | null };
   /** Every bad file met so far, by path. */
   readonly badFiles = new Map<string, ImageFileError>();
   /** Stats of the last finished epoch. */
   lastEpoch: EpochStats | null = null;
-  readonly #cache = new Map<string, SourceImage>();
 
   constructor(
     readonly items: readonly LoaderItem[],
     options: LoaderOptions,
   ) {
-    const o = { shuffle: true, dropLast: false, prefetch: 2, concurrency: 4, cacheShorterSide: 0, ...options };
+    const o = { shuffle: true, dropLast: false, prefetch: 2, concurrency: 4, cache: null, ...options };
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`loader: batchSize must be a positive integer, got ${o.batchSize}`);
     if (o.views.length < 1) throw new RangeError('loader: needs at least one view');
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new RangeError(`loader: prefetch must be a positive integer, got ${o.prefetch}`);
@@ -107,14 +131,7 @@ export class ImageLoader {
     const { path } = this.items[item]!;
     if (this.badFiles.has(path)) return null;
     try {
-      let src = this.#cache.get(path);
-      if (!src) {
-        src = await openImage(path, this.options);
-        if (this.options.cacheShorterSide > 0) {
-          src = await preResize(src, this.options.cacheShorterSide);
-          this.#cache.set(path, src);
-        }
-      }
+      const src = this.options.cache ? await this.options.cache.open(path, this.options) : await openImage(path, this.options);
       const views: Float32Array[] = [];
       for (let v = 0; v < this.options.views.length; v++) {
         views.push(await renderView(src, this.options.views[v]!, Rng.for(this.options.seed, epoch, item, v + 1)));

@@ -1,6 +1,6 @@
 // Scoring a labeled split with a native model and computing the metrics
 // aesthetics models are judged by.
-import { ImageLoader, type LoaderItem } from '../data/loader.js';
+import { type ImageCache, ImageLoader, type LoaderItem } from '../data/loader.js';
 import type { LabeledSplit } from '../data/datasets.js';
 import type { ViewSpec } from '../data/transforms.js';
 import { softmaxForward } from '../ops/softmax.js';
@@ -24,11 +24,17 @@ export interface Predictions {
 }
 
 /** Distributions and mean scores of a score model over images (one deterministic eval view). */
-export async function predict(model: Model, items: readonly LoaderItem[], view: ViewSpec, bins: readonly number[], batchSize = 32): Promise<Predictions> {
+export async function predict(
+  model: Model,
+  items: readonly LoaderItem[],
+  view: ViewSpec,
+  bins: readonly number[],
+  opts: { batchSize?: number; cache?: ImageCache | null } = {},
+): Promise<Predictions> {
   if (model.config.head.kind !== 'score') throw new TypeError('predict: the model has no score head');
   const K = model.config.head.bins;
   if (bins.length !== K) throw new RangeError(`predict: ${bins.length} bin scores for a ${K}-bin model`);
-  const loader = new ImageLoader(items, { batchSize, views: [view], seed: 0, shuffle: false });
+  const loader = new ImageLoader(items, { batchSize: opts.batchSize ?? 32, views: [view], seed: 0, shuffle: false, cache: opts.cache ?? null });
   const arena = new Arena('predict');
   const dists: Float32Array[] = [];
   const idx: number[] = [];
@@ -68,9 +74,14 @@ export interface Evaluation {
 }
 
 /** SRCC, PLCC, KRCC, RMSE, MAE, accuracy at `threshold` and mean EMD on a labeled split. */
-export async function evaluateSplit(model: Model, split: LabeledSplit, view: ViewSpec, opts: { threshold?: number; batchSize?: number } = {}): Promise<Evaluation> {
+export async function evaluateSplit(
+  model: Model,
+  split: LabeledSplit,
+  view: ViewSpec,
+  opts: { threshold?: number; batchSize?: number; cache?: ImageCache | null } = {},
+): Promise<Evaluation> {
   const items: LoaderItem[] = split.samples.map((s) => ({ path: s.path, distribution: s.distribution, mean: s.mean }));
-  const predictions = await predict(model, items, view, split.bins, opts.batchSize);
+  const predictions = await predict(model, items, view, split.bins, { batchSize: opts.batchSize ?? 32, cache: opts.cache ?? null });
   const K = split.bins.length;
   const targets = Float64Array.from(predictions.items, (i) => (split.samples[i] as { mean: number }).mean);
   const targetDist = new Float64Array(predictions.items.length * K);

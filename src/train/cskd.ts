@@ -4,7 +4,7 @@
 //   alignEncoder   phase 1: encoder + projector → frozen CLIP embeddings (cached)
 //   finetune       phase 2a: encoder + score head → label distributions (EMD)
 //   distill        phase 2b: student ← labels + λ · teacher(weak view) on unlabeled (strong view)
-import { ImageLoader, type Batch, type LoaderItem } from '../data/loader.js';
+import { type Batch, type ImageCache, ImageLoader, type LoaderItem } from '../data/loader.js';
 import type { LabeledSplit } from '../data/datasets.js';
 import { type ViewSpec, evalView, strongView, weakView } from '../data/transforms.js';
 import { evaluateSplit } from '../eval/evaluate.js';
@@ -33,8 +33,8 @@ export interface CommonOptions {
   seed: number;
   batchSize: number;
   settings: PhaseSettings;
-  /** Keep decoded images in memory at this shorter side (see ImageLoader); 0: off. */
-  cacheShorterSide?: number;
+  /** Decoded images kept in memory across epochs and phases (see ImageCache). */
+  cache?: ImageCache | null;
   onEvent?(e: TrainEvent): void;
 }
 
@@ -76,7 +76,7 @@ export async function alignEncoder(o: AlignOptions): Promise<{ model: Model; res
     else missing++;
   }
   if (items.length === 0) throw new Error(`${o.name}: none of the ${o.images.length} images has a stored CLIP embedding`);
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [alignmentView(o.features, o.encoder.imgSize)], seed: o.seed, dropLast: true, cacheShorterSide: o.cacheShorterSide ?? 0 });
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [alignmentView(o.features, o.encoder.imgSize)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
   const D = o.features.dim;
   const result = await runPhase({
     name: o.name,
@@ -109,11 +109,11 @@ function scoreModel(encoder: VitConfig, bins: number, seed: number, from: Model 
   return m;
 }
 
-function validator(model: Model, val: LabeledSplit | null, size: number, threshold: number) {
+function validator(model: Model, val: LabeledSplit | null, size: number, threshold: number, cache: ImageCache | null) {
   if (!val) return {};
   return {
     validate: async () => {
-      const ev = await evaluateSplit(model, val, evalView(size), { threshold });
+      const ev = await evaluateSplit(model, val, evalView(size), { threshold, cache });
       return { srcc: ev.report.srcc, plcc: ev.report.plcc, emd: ev.report.emd ?? NaN };
     },
     bestKey: 'srcc',
@@ -134,7 +134,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ model: Model; resu
   const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init);
   const items = labeledItems(o.train);
   const size = o.encoder.imgSize;
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cacheShorterSide: o.cacheShorterSide ?? 0 });
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
   const K = o.train.bins.length;
   const result = await runPhase({
     name: o.name,
@@ -150,7 +150,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ model: Model; resu
       o.runDir.recordSkipped([...loader.badFiles.values()].map((e) => [e.file, `${e.kind}: ${e.detail}`]));
     },
     step: (b, arena) => ({ emd: supervisedStep(model, b.images, b.labels, arena) }),
-    ...validator(model, o.val, size, o.threshold ?? 5),
+    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return { model, result };
@@ -171,12 +171,12 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
   const size = o.encoder.imgSize;
   const tSize = o.teacher.config.encoder.imgSize;
   const items = labeledItems(o.train);
-  const cache = o.cacheShorterSide ?? 0;
-  const labeled = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cacheShorterSide: cache });
+  const cache = o.cache ?? null;
+  const labeled = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache });
   const unlItems: LoaderItem[] = o.unlabeled.map((path) => ({ path }));
   const ub = o.unlabeledBatchSize ?? o.batchSize;
   // Teacher on the weak view at its own size; student on the strong view at its size.
-  const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cacheShorterSide: cache }) : null;
+  const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cache }) : null;
   const teacherArena = new Arena('teacher');
   const result = await runPhase({
     name: o.name,
@@ -210,7 +210,7 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
       o.runDir.recordSkipped([...labeled.badFiles.values(), ...(unlabeled ? unlabeled.badFiles.values() : [])].map((e) => [e.file, `${e.kind}: ${e.detail}`]));
     },
     step: (b, arena) => distillStep(model, { images: b.images, labels: b.labels }, b.unl, arena, o),
-    ...validator(model, o.val, size, o.threshold ?? 5),
+    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return { model, result };

@@ -7,6 +7,7 @@
 import { dirname, resolve } from 'node:path';
 
 import { type Dataset, type LabeledSplit, loadDataset } from '../data/datasets.js';
+import { ImageCache } from '../data/loader.js';
 import { evalView } from '../data/transforms.js';
 import { type Evaluation, evaluateSplit } from '../eval/evaluate.js';
 import type { ScoreReport } from '../eval/metrics.js';
@@ -82,6 +83,7 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
   const pool = [...new Set(ds.unlabeled.flatMap((s) => s.files))];
   log(`data: ${trainSplit.samples.length} labeled training images, ${pool.length} unlabeled images from ${ds.unlabeled.length} sources`);
 
+  const cache = config.loader.cacheShorterSide > 0 ? new ImageCache(config.loader.cacheShorterSide) : null;
   const T = encoderConfig(config.teacher.model, config.teacher.imgSize);
   const S = encoderConfig(config.student.model, config.student.imgSize);
   const common = (name: string, batchSize: number, p: PhaseConfig, seedOffset: number) => ({
@@ -90,7 +92,7 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
     seed: config.seed * 1000 + seedOffset,
     batchSize,
     settings: settings(p),
-    cacheShorterSide: config.loader.cacheShorterSide,
+    cache,
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   const threshold = ds.threshold;
@@ -147,7 +149,7 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
   const evalSplit = test ?? val;
   if (evalSplit) {
     for (const [name, model] of rows) {
-      const ev: Evaluation = await evaluateSplit(model, evalSplit, evalView(model.config.encoder.imgSize), { threshold });
+      const ev: Evaluation = await evaluateSplit(model, evalSplit, evalView(model.config.encoder.imgSize), { threshold, cache });
       results.push({ name, report: ev.report });
       runDir.log({ event: 'test', model: name, split: evalSplit.name, ...ev.report });
     }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ImageLoader, type Batch, type LoaderItem } from '../../src/data/loader.js';
+import { ImageCache, ImageLoader, type Batch, type LoaderItem } from '../../src/data/loader.js';
 import { IMAGENET_NORMALIZATION, evalView, strongView, weakView } from '../../src/data/transforms.js';
 import { encodePng, normalized, solid, tempDir } from './images.js';
 
@@ -113,7 +113,8 @@ describe('pre-resized cache', () => {
       });
       const view = evalView(16);
       const plain = new ImageLoader(paths, { batchSize: 3, views: [view], seed: 1, shuffle: false });
-      const cached = new ImageLoader(paths, { batchSize: 3, views: [view], seed: 1, shuffle: false, cacheShorterSide: 24 });
+      const cache = new ImageCache(24);
+      const cached = new ImageLoader(paths, { batchSize: 3, views: [view], seed: 1, shuffle: false, cache });
       const first = async (l: ImageLoader, e: number) => {
         for await (const b of l.epoch(e)) return b.images[0] as Float32Array;
         throw new Error('no batch');
@@ -129,6 +130,10 @@ describe('pre-resized cache', () => {
       const c1 = await first(cached, 1);
       expect(Array.from(c1)).toEqual(Array.from(c0));
       expect(cached.badFiles.size).toBe(0);
+      // Another loader sharing the cache reads from memory too.
+      const other = new ImageLoader(paths, { batchSize: 3, views: [view], seed: 1, shuffle: false, cache });
+      expect(Array.from(await first(other, 0))).toEqual(Array.from(c0));
+      expect(cache.size).toBe(3);
     } finally {
       c2();
     }
