@@ -22,9 +22,9 @@ export function demoConfig(dataConfig: string, seed: number): TrainConfig {
       clip: { model: 'standin' },
       teacher: { model: 'vit-demo-m' },
       student: { model: 'vit-demo-s' },
-      align: { epochs: 12, lr: 2e-3, batchSize: 16, warmupEpochs: 1, projectorHidden: 256 },
-      finetune: { epochs: 12, lr: 1e-3, batchSize: 16, layerDecay: 1 },
-      distill: { epochs: 12, lr: 1e-3, batchSize: 16, unlabeledBatchSize: 16, layerDecay: 1 },
+      align: { epochs: 15, lr: 2e-3, batchSize: 16, warmupEpochs: 1, projectorHidden: 256 },
+      finetune: { epochs: 20, lr: 1e-3, batchSize: 16, layerDecay: 1 },
+      distill: { epochs: 20, lr: 1e-3, batchSize: 16, unlabeledBatchSize: 16, layerDecay: 1 },
       // Demo images are small: decode each once, keep it at 1.25× the models' input.
       loader: { cacheShorterSide: 80 },
     },
@@ -57,7 +57,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = (message: string) => o.onEvent?.({ type: 'log', message });
   // Images at about the models' input size, so the graded degradations (blur,
   // noise, JPEG) survive to what the models see.
-  const data = await generateDemo({ outDir: runDir.file('data'), size: 96 });
+  const data = await generateDemo({ outDir: runDir.file('data'), size: 96, unlabeledPerSource: 48 });
   log(`demo data (SYNTHETIC scores): ${data.train} train and ${data.test} test images, ${data.unlabeled.reduce((s, u) => s + u.files, 0)} unlabeled; photos from ${data.photoPackages.length} packages`);
   const seeds = Array.from({ length: o.seeds }, (_, i) => i);
   const rows = new Map<string, ScoreReport[]>();
