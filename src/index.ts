@@ -53,3 +53,19 @@ export { generateDemo } from './data/demo.js';
 export * as metrics from './eval/metrics.js';
 export { evaluateSplit, evaluateOnnx, predict } from './eval/evaluate.js';
 export { Rng } from './util/rng.js';
+// Attention analysis, plots and the run report
+export {
+  analyzeAttention,
+  uniformAttentionStats,
+  encoderFromCheckpoint,
+  encoderFromClip,
+  encoderAtInit,
+  selectImages,
+  writeAttentionAnalysis,
+  type AnalyzedEncoder,
+  type AttentionAnalysis,
+  type AttentionAnalysisOptions,
+  type EncoderAttention,
+} from './eval/attention_analysis.js';
+export { attentionFigure, scatterPlot, histogramPlot, curvesFigure, figureToPng, type Figure } from './eval/plots.js';
+export { writeRunReport, savePredictions, type RunReportOptions, type SavedPredictions } from './eval/report.js';

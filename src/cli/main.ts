@@ -1,10 +1,12 @@
 // The cskd command line: one file per command, each a thin shell over the TS API.
 import { packageVersion } from '../info.js';
+import * as analyze from './analyze.js';
 import * as data from './data.js';
 import * as demo from './demo.js';
 import * as evaluate from './eval.js';
 import * as features from './features.js';
 import * as info from './info.js';
+import * as report from './report.js';
 import * as score from './score.js';
 import * as serve from './serve.js';
 import * as train from './train.js';
@@ -14,7 +16,7 @@ interface Command {
   run(argv: string[]): number | Promise<number>;
 }
 
-const commands: Record<string, Command> = { demo, train, eval: evaluate, features, data, score, serve, info };
+const commands: Record<string, Command> = { demo, train, eval: evaluate, features, data, score, serve, info, analyze, report };
 
 function help(): string {
   return [

@@ -1,0 +1,11 @@
+// The registry: one entry per suite file. Names are stable (they key the JSON
+// results and select suites on the command line); append new suites here.
+import type { Suite } from '../lib/types.js';
+import { adamw } from './adamw.js';
+import { align } from './align.js';
+import { attention } from './attention.js';
+import { emd } from './emd.js';
+import { gemm } from './gemm.js';
+import { layernorm } from './layernorm.js';
+
+export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw];
