@@ -249,3 +249,10 @@ export function scoreReport(
   if (options.predDist && options.targetDist && options.bins) report.emd = meanEmd(options.predDist, options.targetDist, options.bins);
   return report;
 }
+
+/** Mean and sample standard deviation (n − 1; 0 for a single value), e.g. of a metric over seeds. */
+export function meanAndSpread(values: readonly number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const v = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
+  return { mean, std: Math.sqrt(v) };
+}

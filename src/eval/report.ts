@@ -15,7 +15,6 @@ import { basename, join, resolve } from 'node:path';
 import { type LabeledSplit, loadDataset } from '../data/datasets.js';
 import { evalView } from '../data/transforms.js';
 import { systemInfo } from '../info.js';
-import { meanAndSpread } from '../train/demo.js';
 import { loadModel } from '../train/model_io.js';
 import {
   type AnalyzedEncoder,
@@ -28,7 +27,7 @@ import {
   writeAttentionAnalysis,
 } from './attention_analysis.js';
 import { type Evaluation, evaluateSplit } from './evaluate.js';
-import { type ScoreReport, plcc, srcc } from './metrics.js';
+import { type ScoreReport, meanAndSpread, plcc, srcc } from './metrics.js';
 import { type CurvePanel, type Figure, attentionFigure, curvesFigure, escapeXml, histogramPlot, scatterPlot } from './plots.js';
 
 export interface RunReportOptions {

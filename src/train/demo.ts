@@ -7,7 +7,8 @@
 import { join, resolve } from 'node:path';
 
 import { generateDemo } from '../data/demo.js';
-import type { ScoreReport } from '../eval/metrics.js';
+import { writeRunReport } from '../eval/report.js';
+import { type ScoreReport, meanAndSpread } from '../eval/metrics.js';
 import { type TrainConfig, resolveTrainConfig } from './config.js';
 import { type FeatureProvider, type TrainOptions, train } from './pipeline.js';
 import { RunDir } from './run_dir.js';
@@ -64,18 +65,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   for (const seed of seeds) {
     const config = demoConfig(data.config, seed);
     const seedDir = new RunDir(join(runDir.path, `seed-${seed}`));
-    const r = await train(config, { runDir: seedDir, features: o.features, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
+    const r = await train(config, { runDir: seedDir, features: o.features, report: false, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
     for (const row of r.rows) rows.set(row.name, [...(rows.get(row.name) ?? []), row.report]);
   }
   const result = { runDir, seeds, rows: [...rows.entries()].map(([name, reports]) => ({ name, reports })) };
   runDir.log({ event: 'demo', seeds, rows: result.rows });
+  try {
+    log(`report: ${await writeRunReport(runDir.path)}`);
+  } catch (e) {
+    log(`report: not written (${(e as Error).message})`);
+  }
   return result;
-}
-
-export function meanAndSpread(values: number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const v = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
-  return { mean, std: Math.sqrt(v) };
 }
 
 /** The table `cskd demo` prints: SRCC and PLCC per model (mean ± sample std over seeds). */

@@ -10,6 +10,7 @@ import { type Dataset, type LabeledSplit, loadDataset } from '../data/datasets.j
 import { ImageCache } from '../data/loader.js';
 import { evalView } from '../data/transforms.js';
 import { type Evaluation, evaluateSplit } from '../eval/evaluate.js';
+import { savePredictions, writeRunReport } from '../eval/report.js';
 import type { ScoreReport } from '../eval/metrics.js';
 import { vitConfig } from '../nn/registry.js';
 import type { VitConfig } from '../nn/vit.js';
@@ -30,6 +31,8 @@ export interface TrainOptions {
   /** Base directory for relative paths in the config (default: the cwd). */
   baseDir?: string;
   features: FeatureProvider;
+  /** Write report.html into the run directory at the end (default true). */
+  report?: boolean;
   onEvent?(e: TrainEvent | { type: 'log'; message: string }): void;
 }
 
@@ -151,7 +154,15 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
     for (const [name, model] of rows) {
       const ev: Evaluation = await evaluateSplit(model, evalSplit, evalView(model.config.encoder.imgSize), { threshold, cache });
       results.push({ name, report: ev.report });
+      savePredictions(runDir.path, name, ev); // the report plots these instead of scoring again
       runDir.log({ event: 'test', model: name, split: evalSplit.name, ...ev.report });
+    }
+  }
+  if (o.report ?? true) {
+    try {
+      log(`report: ${await writeRunReport(runDir.path)}`);
+    } catch (e) {
+      log(`report: not written (${(e as Error).message})`);
     }
   }
   log(`run directory: ${runDir.path}`);
