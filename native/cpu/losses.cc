@@ -12,12 +12,14 @@ namespace cskd::cpu {
 namespace {
 
 // Runs rowLoss(i) -> double over the batch in parallel and returns the weighted mean.
+// Rows per task: about 8K values, so small batches of short rows stay on one thread.
 template <typename F>
-double batchMean(int64_t B, const float* weights, F rowLoss) {
+double batchMean(int64_t B, int64_t width, const float* weights, F rowLoss) {
   std::vector<double> perRow(static_cast<size_t>(B));
-  parallelFor(B, 8, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) perRow[i] = rowLoss(i);
-  });
+  parallelFor(B, std::max<int64_t>(1, 8192 / std::max<int64_t>(width, 1)),
+              [&](int64_t i0, int64_t i1) {
+                for (int64_t i = i0; i < i1; ++i) perRow[i] = rowLoss(i);
+              });
   double sum = 0.0;
   for (int64_t i = 0; i < B; ++i) sum += (weights ? weights[i] : 1.0) * perRow[i];
   return sum / static_cast<double>(B);
@@ -33,7 +35,7 @@ double norm(const float* x, int64_t n) {
 
 double alignLoss(const AlignLossParams& p) {
   const int64_t D = p.D;
-  return batchMean(p.B, p.weights, [&](int64_t i) -> double {
+  return batchMean(p.B, D, p.weights, [&](int64_t i) -> double {
     const float* s = p.student + i * D;
     const float* t = p.target + i * D;
     const double coef = (p.weights ? p.weights[i] : 1.0) * p.gradScale / static_cast<double>(p.B);
@@ -85,7 +87,7 @@ double emdLoss(const EmdLossParams& p) {
   const int64_t K = p.K;
   const double r = p.r;
   const bool r2 = p.r == 2.0f;  // the default: no pow() in the inner loops
-  return batchMean(p.B, p.weights, [&](int64_t i) -> double {
+  return batchMean(p.B, K, p.weights, [&](int64_t i) -> double {
     const float* pr = p.pred + i * K;
     const float* tg = p.target + i * K;
     double stackBuf[64];
@@ -129,7 +131,7 @@ double emdLoss(const EmdLossParams& p) {
 double distillLoss(const DistillLossParams& p) {
   const int64_t K = p.K;
   const double T = p.temperature;
-  return batchMean(p.B, p.weights, [&](int64_t i) -> double {
+  return batchMean(p.B, K, p.weights, [&](int64_t i) -> double {
     const float* s = p.student + i * K;
     const float* t = p.teacher + i * K;
     double ms = s[0], mt = t[0];

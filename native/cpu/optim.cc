@@ -4,8 +4,31 @@
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
+
+namespace {
+
+CSKD_SIMD_CLONES void adamwChunk(float* w, const float* g, float* m, float* v, int64_t n, float gs,
+                                 float b1, float b2, float omb1, float omb2, float invBc1,
+                                 float invSqrtBc2, float eps, float lr, float decay) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] * gs;
+    const float mi = b1 * m[i] + omb1 * gi;
+    const float vi = b2 * v[i] + omb2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) * invSqrtBc2 + eps;
+    w[i] = w[i] * decay - lr * (mi * invBc1) / denom;
+  }
+}
+
+CSKD_SIMD_CLONES void emaChunk(float* ema, const float* param, int64_t n, float keep, float take) {
+  for (int64_t i = 0; i < n; ++i) ema[i] = keep * ema[i] + take * param[i];
+}
+
+}  // namespace
 
 void adamwStep(const AdamWParams& p) {
   const double bc1 = 1.0 - std::pow(p.beta1, static_cast<double>(p.step));
@@ -18,20 +41,9 @@ void adamwStep(const AdamWParams& p) {
   for (int64_t s = 0; s < p.numSegments; ++s) {
     const int64_t start = p.segStart[s], len = p.segLength[s];
     const float lr = p.segLr[s], decay = 1.0f - p.segLr[s] * p.segWeightDecay[s];
-    float* w = p.param + start;
-    const float* g = p.grad + start;
-    float* m = p.m + start;
-    float* v = p.v + start;
     parallelFor(len, 32768, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float gi = g[i] * gs;
-        const float mi = b1 * m[i] + omb1 * gi;
-        const float vi = b2 * v[i] + omb2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        const float denom = std::sqrt(vi) * invSqrtBc2 + eps;
-        w[i] = w[i] * decay - lr * (mi * invBc1) / denom;
-      }
+      adamwChunk(p.param + start + i0, p.grad + start + i0, p.m + start + i0, p.v + start + i0,
+                 i1 - i0, gs, b1, b2, omb1, omb2, invBc1, invSqrtBc2, eps, lr, decay);
     });
   }
 }
@@ -54,9 +66,8 @@ double sumOfSquares(const float* x, int64_t n) {
 }
 
 void emaUpdate(float* ema, const float* param, int64_t n, float decay) {
-  const float keep = decay, take = 1.0f - decay;
   parallelFor(n, 32768, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) ema[i] = keep * ema[i] + take * param[i];
+    emaChunk(ema + i0, param + i0, i1 - i0, decay, 1.0f - decay);
   });
 }
 

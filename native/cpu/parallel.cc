@@ -1,7 +1,9 @@
 // A small fork-join pool. Work is split into chunks that workers claim from an
-// atomic counter, so uneven chunks balance themselves. Workers spin for a short
-// while after a job (back-to-back kernels in a training step then cost no
-// wake-up) and sleep on a condition variable after that.
+// atomic counter, so uneven chunks balance themselves, and the caller works
+// too. Workers spin for a short while after a job (back-to-back kernels in a
+// training step then cost no wake-up) and sleep on a condition variable after
+// that. The caller waits only for workers that actually joined its job, so a
+// sleeping or descheduled worker never delays a small kernel.
 #include "cpu/parallel.h"
 
 #include <algorithm>
@@ -33,28 +35,45 @@ class ThreadPool {
   bool run(int64_t chunks, const std::function<void(int64_t)>& body) {
     std::unique_lock<std::mutex> run(runMutex_, std::try_to_lock);
     if (!run.owns_lock()) return false;
+    const uint64_t gen = (state_.load() >> 32) + 1;
+    body_ = &body;
+    numChunks_ = chunks;
+    next_.store(0);
+    state_.store(gen << 32);  // new job, open, nobody in it yet
     {
       std::lock_guard<std::mutex> lk(mutex_);
-      body_ = &body;
-      numChunks_ = chunks;
-      next_.store(0);
-      pending_.store(static_cast<int>(workers_.size()));
-      ++generation_;
+      generation_.store(gen);
     }
     cv_.notify_all();
     work();
-    // Wait for the workers to leave this job (they may still be finishing a chunk).
-    while (pending_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+    // Close the job to latecomers, then wait only for workers that joined it:
+    // a worker still asleep (or descheduled on a busy machine) costs nothing.
+    const uint64_t s = state_.fetch_or(kClosed);
+    if ((s & kCountMask) != 0) {
+      while ((state_.load(std::memory_order_acquire) & kCountMask) != 0) std::this_thread::yield();
+    }
     body_ = nullptr;
     return true;
   }
 
  private:
+  static constexpr uint64_t kClosed = uint64_t(1) << 31;
+  static constexpr uint64_t kCountMask = kClosed - 1;
+
   void work() {
     for (;;) {
       int64_t c = next_.fetch_add(1);
       if (c >= numChunks_) break;
       (*body_)(c);
+    }
+  }
+
+  // Joins job `gen` if it is still open; the caller then waits for us.
+  bool join(uint64_t gen) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s >> 32) != gen || (s & kClosed)) return false;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return true;
     }
   }
 
@@ -72,8 +91,9 @@ class ThreadPool {
       }
       if (stopping_.load()) return;
       seen = generation_.load(std::memory_order_acquire);
+      if (!join(seen)) continue;
       work();
-      pending_.fetch_sub(1, std::memory_order_release);
+      state_.fetch_sub(1, std::memory_order_release);
     }
   }
 
@@ -92,9 +112,10 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
+  // (job generation << 32) | closed bit | workers in the job
+  std::atomic<uint64_t> state_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
   int64_t numChunks_ = 0;
   const std::function<void(int64_t)>* body_ = nullptr;
 };

@@ -1,6 +1,7 @@
 // Row softmax, vectorised through vec_math.h (sums in float: rows are short).
 #include "cpu/softmax.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "cpu/parallel.h"
@@ -41,11 +42,14 @@ CSKD_SIMD_CLONES void backwardRows(const float* y, const float* dy, float* dx, i
   }
 }
 
+// Rows per task: about 16K values, so short rows are not split finer than pays.
+int64_t rowGrain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)); }
+
 }  // namespace
 
 void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, float temperature) {
   const float invT = 1.0f / temperature;
-  parallelFor(rows, 64, [&](int64_t r0, int64_t r1) {
+  parallelFor(rows, rowGrain(cols), [&](int64_t r0, int64_t r1) {
     forwardRows(x + r0 * cols, y + r0 * cols, r1 - r0, cols, invT);
   });
 }
@@ -53,7 +57,7 @@ void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, float 
 void softmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols,
                      float temperature) {
   const float invT = 1.0f / temperature;
-  parallelFor(rows, 64, [&](int64_t r0, int64_t r1) {
+  parallelFor(rows, rowGrain(cols), [&](int64_t r0, int64_t r1) {
     backwardRows(y + r0 * cols, dy + r0 * cols, dx + r0 * cols, r1 - r0, cols, invT);
   });
 }
