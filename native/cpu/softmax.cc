@@ -10,20 +10,25 @@
 namespace cskd::cpu {
 namespace {
 
-CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_t cols,
-                                  float invT) {
+// Three passes so the exponentials run as one flat vector loop over the whole
+// block: rows as short as K = 10 bins would otherwise leave vexp in the
+// scalar remainder of every row.
+CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_t cols, float invT) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     float m = xr[0];
 #pragma omp simd reduction(max : m)
-    for (int64_t c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * invT;
+  }
+  const int64_t n = rows * cols;
+  for (int64_t i = 0; i < n; ++i) y[i] = vexp(y[i]);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* yr = y + r * cols;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < cols; ++c) {
-      yr[c] = vexp((xr[c] - m) * invT);
-      sum += yr[c];
-    }
+    for (int64_t c = 0; c < cols; ++c) sum += yr[c];
     const float inv = 1.0f / sum;
     for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
   }

@@ -9,7 +9,6 @@
 // is built with -fopenmp-simd, which needs no OpenMP runtime).
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CSKD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -19,17 +18,16 @@
 
 namespace cskd::cpu {
 
-inline float bitsToFloat(int32_t i) {
-  float f;
-  std::memcpy(&f, &i, sizeof f);
-  return f;
-}
+// __builtin_bit_cast rather than memcpy: the vectoriser sees through it.
+inline float bitsToFloat(int32_t i) { return __builtin_bit_cast(float, i); }
 
 // exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 split in two parts
 // (Cody-Waite), exp(r) by the Cephes expf polynomial. Inputs are clamped so 2^n
 // stays a normal float: exp of very negative x is ~1e-38 rather than 0.
 inline float vexp(float x) {
-  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  // Two plain selects (max, then min) so the loop stays vectorisable.
+  x = x > -87.3f ? x : -87.3f;
+  x = x < 88.3f ? x : 88.3f;
   const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -45,7 +43,8 @@ inline float vexp(float x) {
 // erf as a rational function of x on [-4, 4] (odd numerator, even denominator);
 // outside that range erf is +-1 in float.
 inline float verf(float x) {
-  x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+  x = x > -4.0f ? x : -4.0f;
+  x = x < 4.0f ? x : 4.0f;
   const float x2 = x * x;
   float p = -2.72614225801306e-10f;
   p = p * x2 + 2.77068142495902e-08f;
