@@ -18,7 +18,6 @@ CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     float m = xr[0];
-#pragma omp simd reduction(max : m)
     for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
     for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * invT;
   }
@@ -27,7 +26,6 @@ CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_
   for (int64_t r = 0; r < rows; ++r) {
     float* yr = y + r * cols;
     float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < cols; ++c) sum += yr[c];
     const float inv = 1.0f / sum;
     for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
