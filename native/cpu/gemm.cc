@@ -51,10 +51,11 @@ void packA(const GemmParams& p, const float* A, int64_t i0, int64_t mc, int64_t 
     int rows = static_cast<int>(std::min<int64_t>(MR, mc - s));
     float* dst = Ap + s * kc;
     if (!p.transA) {
-      for (int r = 0; r < rows; ++r) {
-        const float* src = A + (i0 + s + r) * p.lda + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
-      }
+      // k outer: each of the MR rows is read as a sequential stream and every
+      // write is contiguous (row-outer order strides every write by MR).
+      const float* src = A + (i0 + s) * p.lda + p0;
+      for (int64_t k = 0; k < kc; ++k)
+        for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[r * p.lda + k];
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = A + (p0 + k) * p.lda + i0 + s;
@@ -80,12 +81,13 @@ void packB(const GemmParams& p, const float* B, int64_t p0, int64_t kc, int64_t 
         for (int c = cols; c < NR; ++c) d[c] = 0.0f;
       }
     } else {
-      for (int c = 0; c < cols; ++c) {
-        const float* src = B + (j0 + s + c) * p.ldb + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+      // k outer, as in packA: NR sequential read streams, contiguous writes.
+      const float* src = B + (j0 + s) * p.ldb + p0;
+      for (int64_t k = 0; k < kc; ++k) {
+        float* d = dst + k * NR;
+        for (int c = 0; c < cols; ++c) d[c] = src[c * p.ldb + k];
+        for (int c = cols; c < NR; ++c) d[c] = 0.0f;
       }
-      for (int c = cols; c < NR; ++c)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.0f;
     }
   }
 }
