@@ -24,31 +24,44 @@ CSKD_SIMD_CLONES void forwardChunk(const float* x, float* y, int64_t n, int kind
   }
 }
 
+template <int Kind>
+__attribute__((always_inline)) inline float geluGrad(float v) {
+  if constexpr (Kind == static_cast<int>(GeluKind::Erf)) {
+    return 0.5f * (1.0f + verf(v * kInvSqrt2)) + v * kInvSqrt2Pi * vexp(-0.5f * v * v);
+  } else if constexpr (Kind == static_cast<int>(GeluKind::Tanh)) {
+    const float t = vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
+    const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v);
+    return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+  } else {
+    const float s = vsigmoid(1.702f * v);
+    return s + 1.702f * v * s * (1.0f - s);
+  }
+}
+
+// One loop per (kind, accumulate), so no select on dx stops the vectoriser.
+template <int Kind, bool Accumulate>
+__attribute__((always_inline)) inline void backwardLoop(const float* x, const float* dy, float* dx,
+                                                        int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = dy[i] * geluGrad<Kind>(x[i]);
+    if constexpr (Accumulate) {
+      dx[i] += d;
+    } else {
+      dx[i] = d;
+    }
+  }
+}
+
 CSKD_SIMD_CLONES void backwardChunk(const float* x, const float* dy, float* dx, int64_t n, int kind,
                                     bool accumulate) {
-  // `accumulate` is loop-invariant: the compiler unswitches it out of the loops.
-  if (kind == static_cast<int>(GeluKind::Erf)) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = x[i];
-      const float g = 0.5f * (1.0f + verf(v * kInvSqrt2)) + v * kInvSqrt2Pi * vexp(-0.5f * v * v);
-      const float d = dy[i] * g;
-      dx[i] = accumulate ? dx[i] + d : d;
-    }
-  } else if (kind == static_cast<int>(GeluKind::Tanh)) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = x[i];
-      const float t = vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
-      const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v);
-      const float d = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-      dx[i] = accumulate ? dx[i] + d : d;
-    }
+  constexpr int E = static_cast<int>(GeluKind::Erf), T = static_cast<int>(GeluKind::Tanh),
+                Q = static_cast<int>(GeluKind::Quick);
+  if (kind == E) {
+    accumulate ? backwardLoop<E, true>(x, dy, dx, n) : backwardLoop<E, false>(x, dy, dx, n);
+  } else if (kind == T) {
+    accumulate ? backwardLoop<T, true>(x, dy, dx, n) : backwardLoop<T, false>(x, dy, dx, n);
   } else {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = x[i];
-      const float s = vsigmoid(1.702f * v);
-      const float d = dy[i] * (s + 1.702f * v * s * (1.0f - s));
-      dx[i] = accumulate ? dx[i] + d : d;
-    }
+    accumulate ? backwardLoop<Q, true>(x, dy, dx, n) : backwardLoop<Q, false>(x, dy, dx, n);
   }
 }
 
