@@ -123,6 +123,71 @@ def _adamw(torch, p):
     return step
 
 
+def _vit(torch, p):
+    # timm's VisionTransformer (pre-norm, CLS token, erf GELU, qkv bias) written
+    # out in plain PyTorch (no timm here), with a K-bin softmax head.
+    nn, f = torch.nn, torch.nn.functional
+    img, patch, dim = int(p["img"]), int(p["patch"]), int(p["dim"])
+    depth, heads, bins = int(p["depth"]), int(p["heads"]), int(p.get("bins", 10))
+    grid = img // patch
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+            self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+            self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+        def forward(self, x):
+            b, n, c = x.shape
+            qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            a = (q @ k.transpose(-2, -1) * (c // heads) ** -0.5).softmax(dim=-1)
+            x = x + self.proj((a @ v).transpose(1, 2).reshape(b, n, c))
+            return x + self.fc2(f.gelu(self.fc1(self.norm2(x))))
+
+    class ViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch = nn.Conv2d(3, dim, patch, patch)
+            self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+            self.pos = nn.Parameter(torch.randn(1, grid * grid + 1, dim) * 0.02)
+            self.blocks = nn.ModuleList(Block() for _ in range(depth))
+            self.norm = nn.LayerNorm(dim, eps=1e-6)
+            self.head = nn.Linear(dim, bins)
+
+        def forward(self, x):
+            x = self.patch(x).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+            for blk in self.blocks:
+                x = blk(x)
+            return self.head(self.norm(x)[:, 0])
+
+    model = ViT()
+    batch = int(p["batch"])
+    images = torch.randn(batch, 3, img, img)
+    target_cdf = torch.randn(batch, bins).softmax(dim=-1).cumsum(dim=-1)
+    if p.get("train", True):
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            prob = model(images).softmax(dim=-1)
+            loss = ((prob.cumsum(dim=-1) - target_cdf).square().mean(dim=-1) + 1e-12).sqrt().mean()
+            loss.backward()
+            opt.step()
+
+        return step
+
+    model.eval()
+
+    def infer():
+        with torch.no_grad():
+            model(images).softmax(dim=-1)
+
+    return infer
+
+
 WORKLOADS = {
     "gemm": _gemm,
     "attention": _attention,
@@ -130,6 +195,7 @@ WORKLOADS = {
     "emd": _emd,
     "align": _align,
     "adamw": _adamw,
+    "vit": _vit,
 }
 
 

@@ -7,5 +7,6 @@ import { attention } from './attention.js';
 import { emd } from './emd.js';
 import { gemm } from './gemm.js';
 import { layernorm } from './layernorm.js';
+import { vitSmallTrain, vitTinyInfer, vitTinyTrain } from './vit.js';
 
-export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw];
+export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw, vitTinyTrain, vitSmallTrain, vitTinyInfer];
