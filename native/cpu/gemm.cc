@@ -103,11 +103,11 @@ void gemmBlock(const GemmParams& p, const float* A, const float* B, float* C, in
   if (apSize < needA) Ap = allocFloats(apSize = needA);
   if (bpSize < needB) Bp = allocFloats(bpSize = needB);
 
-  if (p.K == 0) {  // C = beta * C
+  if (p.K == 0) {  // C = beta * C + bias
     for (int64_t i = i0; i < i1; ++i)
       for (int64_t j = j0; j < j1; ++j) {
         float& c = C[i * p.ldc + j];
-        c = p.beta == 0.0f ? 0.0f : p.beta * c;
+        c = (p.beta == 0.0f ? 0.0f : p.beta * c) + (p.bias ? p.bias[j] : 0.0f);
       }
   }
   for (int64_t jc = j0; jc < j1; jc += kNC) {
@@ -116,6 +116,7 @@ void gemmBlock(const GemmParams& p, const float* A, const float* B, float* C, in
       int64_t kc = std::min(kKC, p.K - pc);
       float beta = pc == 0 ? p.beta : 1.0f;
       float alpha = p.alpha;
+      const bool lastK = pc + kc >= p.K;
       packB(p, B, pc, kc, jc, nc, NR, Bp.get());
       for (int64_t ic = i0; ic < i1; ic += kMC) {
         int64_t mc = std::min(kMC, i1 - ic);
@@ -125,16 +126,10 @@ void gemmBlock(const GemmParams& p, const float* A, const float* B, float* C, in
           for (int64_t ir = 0; ir < mc; ir += MR) {
             int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
             uk.fn(kc, Ap.get() + ir * kc, Bp.get() + jr * kc, C + (ic + ir) * p.ldc + jc + jr,
-                  p.ldc, alpha, beta, mr, nr);
+                  p.ldc, alpha, beta, lastK && p.bias ? p.bias + jc + jr : nullptr, mr, nr);
           }
         }
       }
-    }
-  }
-  if (p.bias) {
-    for (int64_t i = i0; i < i1; ++i) {
-      float* c = C + i * p.ldc;
-      for (int64_t j = j0; j < j1; ++j) c[j] += p.bias[j];
     }
   }
 }

@@ -8,9 +8,11 @@
 namespace cskd::cpu {
 
 // acc = Ap (MR x kc, packed) * Bp (kc x NR, packed); then for the mr x nr
-// corner of C: C = alpha * acc + beta * C (C not read when beta == 0).
+// corner of C: C = alpha * acc + beta * C (+ bias[j] when bias is not null;
+// C not read when beta == 0). The driver passes the bias with the last K
+// block only, so the bias costs no extra pass over C.
 using MicroKernel = void (*)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                             float alpha, float beta, int mr, int nr);
+                             float alpha, float beta, const float* bias, int mr, int nr);
 
 struct MicroKernelInfo {
   const char* name;
@@ -26,16 +28,17 @@ MicroKernelInfo microKernelGeneric();
 // such as attention over heads).
 void gemmSerial(const GemmParams& p);
 
-// Writes the mr x nr corner of a full MR x NR tile into C (C = alpha*acc + beta*C).
+// Writes the mr x nr corner of a full MR x NR tile into C (C = alpha*acc + beta*C + bias).
 inline void storeTile(const float* acc, int NR, float* C, int64_t ldc, float alpha, float beta,
-                      int mr, int nr) {
+                      const float* bias, int mr, int nr) {
   for (int i = 0; i < mr; ++i) {
     float* c = C + i * ldc;
     const float* a = acc + i * NR;
-    if (beta == 0.0f) {
-      for (int j = 0; j < nr; ++j) c[j] = alpha * a[j];
-    } else {
-      for (int j = 0; j < nr; ++j) c[j] = alpha * a[j] + beta * c[j];
+    for (int j = 0; j < nr; ++j) {
+      float v = alpha * a[j];
+      if (beta != 0.0f) v += beta * c[j];
+      if (bias) v += bias[j];
+      c[j] = v;
     }
   }
 }

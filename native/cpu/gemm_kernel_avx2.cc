@@ -10,7 +10,7 @@ namespace {
 constexpr int MR = 6, NR = 16;
 
 void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
-            float beta, int mr, int nr) {
+            float beta, const float* bias, int mr, int nr) {
   __m256 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -30,7 +30,7 @@ void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
     _mm256_store_ps(acc + i * NR, c0[i]);
     _mm256_store_ps(acc + i * NR + 8, c1[i]);
   }
-  storeTile(acc, NR, C, ldc, alpha, beta, mr, nr);
+  storeTile(acc, NR, C, ldc, alpha, beta, bias, mr, nr);
 }
 
 }  // namespace

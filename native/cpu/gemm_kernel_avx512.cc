@@ -12,7 +12,7 @@ namespace {
 constexpr int MR = 12, NR = 32;
 
 void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
-            float beta, int mr, int nr) {
+            float beta, const float* bias, int mr, int nr) {
   __m512 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -30,9 +30,11 @@ void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
   const __m512 va = _mm512_set1_ps(alpha);
   if (mr == MR && nr == NR) {
     const __m512 vb = _mm512_set1_ps(beta);
+    const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    const __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
     for (int i = 0; i < MR; ++i) {
       float* c = C + i * ldc;
-      __m512 r0 = _mm512_mul_ps(va, c0[i]), r1 = _mm512_mul_ps(va, c1[i]);
+      __m512 r0 = _mm512_fmadd_ps(va, c0[i], bias0), r1 = _mm512_fmadd_ps(va, c1[i], bias1);
       if (beta != 0.0f) {
         r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), r0);
         r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), r1);
@@ -47,7 +49,7 @@ void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
     _mm512_store_ps(acc + i * NR, c0[i]);
     _mm512_store_ps(acc + i * NR + 16, c1[i]);
   }
-  storeTile(acc, NR, C, ldc, alpha, beta, mr, nr);
+  storeTile(acc, NR, C, ldc, alpha, beta, bias, mr, nr);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace {
 constexpr int MR = 4, NR = 16;
 
 void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
-            float beta, int mr, int nr) {
+            float beta, const float* bias, int mr, int nr) {
   float acc[MR * NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
@@ -18,7 +18,7 @@ void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
     Ap += MR;
     Bp += NR;
   }
-  storeTile(acc, NR, C, ldc, alpha, beta, mr, nr);
+  storeTile(acc, NR, C, ldc, alpha, beta, bias, mr, nr);
 }
 
 }  // namespace

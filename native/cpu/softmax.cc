@@ -13,7 +13,8 @@ namespace {
 // Three passes so the exponentials run as one flat vector loop over the whole
 // block: rows as short as K = 10 bins would otherwise leave vexp in the
 // scalar remainder of every row.
-CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_t cols, float invT) {
+CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_t cols,
+                                  float invT) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
