@@ -7,6 +7,7 @@ import { attention } from './attention.js';
 import { emd } from './emd.js';
 import { gemm } from './gemm.js';
 import { layernorm } from './layernorm.js';
+import { loader } from './loader.js';
 import { vitSmallTrain, vitTinyInfer, vitTinyTrain } from './vit.js';
 
-export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw, vitTinyTrain, vitSmallTrain, vitTinyInfer];
+export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw, vitTinyTrain, vitSmallTrain, vitTinyInfer, loader];
