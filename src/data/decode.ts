@@ -51,14 +51,9 @@ export async function openImage(path: string, options: DecodeOptions = {}): Prom
   try {
     meta = await sharp(buffer, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw classify(path, buffer, e as Error);
+    throw classifyDecodeError(path, buffer, e as Error);
   }
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.autoOrient?.height ?? meta.height;
-  if (!width || !height) throw new ImageFileError(path, 'unreadable', `header gives no size (${meta.format})`);
-  if (width * height > maxPixels) {
-    throw new ImageFileError(path, 'too-large', `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels}`);
-  }
+  const { width, height } = headerSize(path, meta, maxPixels);
   return { path, buffer, format: meta.format, width, height, maxPixels };
 }
 
@@ -99,7 +94,7 @@ export async function preResize(src: SourceImage, shorterSide: number): Promise<
       .toBuffer({ resolveWithObject: true });
     return { path: src.path, buffer: data, format: 'raw', width: info.width, height: info.height, maxPixels: src.maxPixels, raw: { width: info.width, height: info.height, channels: 3 } };
   } catch (e) {
-    throw classify(src.path, src.buffer, e as Error);
+    throw classifyDecodeError(src.path, src.buffer, e as Error);
   }
 }
 
@@ -111,7 +106,7 @@ export async function renderViewRgb(src: SourceImage, spec: ViewSpec, rng: Rng):
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { rgb: data, width: info.width, height: info.height };
   } catch (e) {
-    throw e instanceof ImageFileError ? e : classify(src.path, src.buffer, e as Error);
+    throw classifyDecodeError(src.path, src.raw ? null : src.buffer, e as Error);
   }
 }
 
@@ -142,12 +137,25 @@ export function looksTruncated(buffer: Buffer): boolean {
   return false;
 }
 
-function classify(path: string, buffer: Buffer, e: Error): ImageFileError {
+/** What a sharp failure means for the image `label`: the bytes decide where they can. */
+export function classifyDecodeError(label: string, buffer: Buffer | null, e: Error): ImageFileError {
+  if (e instanceof ImageFileError) return e;
   const msg = e.message.split('\n')[0] ?? e.message;
-  if (/unsupported image format/i.test(msg)) return new ImageFileError(path, 'not-an-image', 'not a format sharp can read');
-  if (/pixel limit/i.test(msg)) return new ImageFileError(path, 'too-large', msg);
-  if (looksTruncated(buffer) || /premature end|truncat|unexpected end|end of (file|stream|data)/i.test(msg)) {
-    return new ImageFileError(path, 'truncated', msg);
+  if (/unsupported image format/i.test(msg)) return new ImageFileError(label, 'not-an-image', 'not a format sharp can read');
+  if (/pixel limit/i.test(msg)) return new ImageFileError(label, 'too-large', msg);
+  if ((buffer !== null && looksTruncated(buffer)) || /premature end|truncat|unexpected end|end of (file|stream|data)/i.test(msg)) {
+    return new ImageFileError(label, 'truncated', msg);
   }
-  return new ImageFileError(path, 'unreadable', msg);
+  return new ImageFileError(label, 'unreadable', msg);
+}
+
+/** The oriented size from a header, refusing images over the pixel limit. */
+export function headerSize(label: string, meta: Metadata, maxPixels: number): { width: number; height: number } {
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new ImageFileError(label, 'unreadable', `header gives no size (${meta.format})`);
+  if (width * height > maxPixels) {
+    throw new ImageFileError(label, 'too-large', `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels}`);
+  }
+  return { width, height };
 }

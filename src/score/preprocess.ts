@@ -13,7 +13,7 @@
 //   pins the two to the same output for bicubic models).
 import sharp, { type KernelEnum, type Metadata, type Sharp } from 'sharp';
 
-import { DEFAULT_MAX_PIXELS, looksTruncated, openImage } from '../data/decode.js';
+import { DEFAULT_MAX_PIXELS, classifyDecodeError, headerSize, openImage } from '../data/decode.js';
 import { ImageFileError } from '../data/errors.js';
 import { Rng } from '../util/rng.js';
 import { normalizeToChw, sampleViewParams, type Normalization, type ViewSpec } from '../data/transforms.js';
@@ -54,28 +54,6 @@ export function isSharp(input: unknown): input is Sharp {
   return typeof input === 'object' && input !== null && typeof (input as Sharp).clone === 'function' && typeof (input as Sharp).metadata === 'function';
 }
 
-/** The same classification as decode.ts applies to files: the bytes decide where they can. */
-function classify(label: string, buffer: Buffer | null, e: Error): ImageFileError {
-  if (e instanceof ImageFileError) return e;
-  const msg = e.message.split('\n')[0] ?? e.message;
-  if (/unsupported image format/i.test(msg)) return new ImageFileError(label, 'not-an-image', 'not a format sharp can read');
-  if (/pixel limit/i.test(msg)) return new ImageFileError(label, 'too-large', msg);
-  if ((buffer !== null && looksTruncated(buffer)) || /premature end|truncat|unexpected end|end of (file|stream|data)/i.test(msg)) {
-    return new ImageFileError(label, 'truncated', msg);
-  }
-  return new ImageFileError(label, 'unreadable', msg);
-}
-
-function checkSize(label: string, meta: Metadata, maxPixels: number): { width: number; height: number } {
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.autoOrient?.height ?? meta.height;
-  if (!width || !height) throw new ImageFileError(label, 'unreadable', `header gives no size (${meta.format})`);
-  if (width * height > maxPixels) {
-    throw new ImageFileError(label, 'too-large', `${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels}`);
-  }
-  return { width, height };
-}
-
 function fromEncoded(label: string, buffer: Buffer, width: number, height: number, maxPixels: number): OpenedImage {
   return {
     label,
@@ -94,9 +72,9 @@ export async function openImageBuffer(bytes: Buffer | Uint8Array, label = 'buffe
   try {
     meta = await sharp(buffer, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw classify(label, buffer, e as Error);
+    throw classifyDecodeError(label, buffer, e as Error);
   }
-  const { width, height } = checkSize(label, meta, maxPixels);
+  const { width, height } = headerSize(label, meta, maxPixels);
   return fromEncoded(label, buffer, width, height, maxPixels);
 }
 
@@ -121,7 +99,7 @@ async function openSharp(input: Sharp, label: string, maxPixels: number): Promis
       pipeline: () => sharp(data, { raw: { width: info.width, height: info.height, channels } }),
     };
   } catch (e) {
-    throw classify(label, null, e as Error);
+    throw classifyDecodeError(label, null, e as Error);
   }
 }
 
@@ -180,7 +158,7 @@ export async function preprocess(
     }
     rgb = data;
   } catch (e) {
-    throw classify(img.label, img.buffer, e as Error);
+    throw classifyDecodeError(img.label, img.buffer, e as Error);
   }
   return normalizeToChw(rgb, p.size, p.size, spec.normalization, out, offset);
 }
