@@ -25,9 +25,11 @@ inline float bitsToFloat(int32_t i) { return __builtin_bit_cast(float, i); }
 // (Cody-Waite), exp(r) by the Cephes expf polynomial. Inputs are clamped so 2^n
 // stays a normal float: exp of very negative x is ~1e-38 rather than 0.
 inline float vexp(float x) {
-  // Two plain selects (max, then min) so the loop stays vectorisable.
-  x = x > -87.3f ? x : -87.3f;
-  x = x < 88.3f ? x : 88.3f;
+  // Two plain selects so the loop stays vectorisable, written so that a NaN
+  // fails both comparisons and passes through (a NaN must never become a
+  // finite number: the trainer stops on non-finite losses).
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.3f ? 88.3f : x;
   const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -43,8 +45,8 @@ inline float vexp(float x) {
 // erf as a rational function of x on [-4, 4] (odd numerator, even denominator);
 // outside that range erf is +-1 in float.
 inline float verf(float x) {
-  x = x > -4.0f ? x : -4.0f;
-  x = x < 4.0f ? x : 4.0f;
+  x = x < -4.0f ? -4.0f : x;  // NaN passes through, as in vexp
+  x = x > 4.0f ? 4.0f : x;
   const float x2 = x * x;
   float p = -2.72614225801306e-10f;
   p = p * x2 + 2.77068142495902e-08f;

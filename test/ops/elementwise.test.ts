@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { attentionForward } from '../../src/ops/attention.js';
+import { softmaxForward } from '../../src/ops/softmax.js';
 import { add, axpy, biasAdd, biasGradient, geluBackward, geluForward, scale, type GeluKind } from '../../src/ops/elementwise.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Rng, expectClose, f64, poisoned, tensorOf } from '../helpers/numeric.js';
@@ -75,5 +77,27 @@ describe('adds', () => {
   });
   it('reject mismatched sizes', () => {
     expect(() => add(Tensor.zeros([3]), Tensor.zeros([4]), Tensor.zeros([3]))).toThrow(/add: b \[4\] and a \[3\] differ in size/);
+  });
+});
+
+describe('NaN propagation through the vectorised math', () => {
+  // A NaN must never come out finite: the trainer's NaN guard depends on it.
+  it('gelu, softmax and attention keep a NaN a NaN', () => {
+    for (const kind of ['erf', 'tanh', 'quick'] as GeluKind[]) {
+      const y = geluForward(Tensor.from([NaN, 1, -100, 100]), Tensor.zeros([4]), kind);
+      expect(Number.isNaN(y.data[0])).toBe(true);
+      expect(Number.isFinite(y.data[1])).toBe(true);
+      const dx = geluBackward(Tensor.from([NaN, 1]), Tensor.from([1, 1]), Tensor.zeros([2]), kind);
+      expect(Number.isNaN(dx.data[0])).toBe(true);
+    }
+    const p = Tensor.zeros([2, 3]);
+    softmaxForward(Tensor.from([NaN, 0, 1, 0, 1, 2], [2, 3]), p);
+    expect(Array.from(p.data.subarray(0, 3)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(p.data.subarray(3)).every(Number.isFinite)).toBe(true);
+    const q = Tensor.zeros([1, 1, 4, 8]).fill(0.1);
+    q.data[5] = NaN;
+    const out = Tensor.zeros([1, 1, 4, 8]);
+    attentionForward({ q, k: Tensor.zeros([1, 1, 4, 8]).fill(0.2), v: Tensor.zeros([1, 1, 4, 8]).fill(1), out, lse: Tensor.zeros([1, 1, 4]) });
+    expect(Number.isNaN(out.data[0])).toBe(true);
   });
 });
