@@ -43,8 +43,22 @@ function asBatch(b: Batch, view = 0): { size: number; waitMs: number; images: Te
   return { size: b.size, waitMs: b.waitMs, images: new Tensor(b.images[view] as Float32Array, [b.size, 3, S, S]) };
 }
 
-function stepsPerEpoch(n: number, batchSize: number): number {
-  return Math.max(1, Math.floor(n / batchSize));
+/** The parts of a phase's spec every CSKD phase fills the same way. */
+function phaseBase(o: CommonOptions, model: Model, examples: number) {
+  return {
+    name: o.name,
+    model,
+    runDir: o.runDir,
+    settings: o.settings,
+    stepsPerEpoch: Math.max(1, Math.floor(examples / o.batchSize)),
+    seed: o.seed,
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+  };
+}
+
+/** Lists the loaders' bad files in the run directory (each once). */
+function recordBadFiles(runDir: RunDir, ...loaders: (ImageLoader | null)[]): void {
+  runDir.recordSkipped(loaders.flatMap((l) => (l ? [...l.badFiles.values()] : [])).map((e) => [e.file, `${e.kind}: ${e.detail}`]));
 }
 
 /** The same geometry as the store's view (centre crop), at the encoder's input size. */
@@ -79,22 +93,16 @@ export async function alignEncoder(o: AlignOptions): Promise<{ model: Model; res
   const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [alignmentView(o.features, o.encoder.imgSize)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
   const D = o.features.dim;
   const result = await runPhase({
-    name: o.name,
-    model,
-    runDir: o.runDir,
-    settings: o.settings,
-    stepsPerEpoch: stepsPerEpoch(items.length, o.batchSize),
-    seed: o.seed,
+    ...phaseBase(o, model, items.length),
     async *batches(epoch) {
       for await (const b of loader.epoch(epoch)) {
         const clip = Tensor.zeros([b.size, D]);
         b.items.forEach((i, r) => clip.data.set(o.features.get((items[i] as LoaderItem).path) as Float32Array, r * D));
         yield { ...asBatch(b), clip };
       }
-      o.runDir.recordSkipped([...loader.badFiles.values()].map((e) => [e.file, `${e.kind}: ${e.detail}`]));
+      recordBadFiles(o.runDir, loader);
     },
     step: (b, arena) => ({ align: alignStep(model, b.images, b.clip, arena, { loss: o.loss ?? 'cosine' }) }),
-    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return { model, result, missing };
 }
@@ -137,21 +145,15 @@ export async function finetune(o: FinetuneOptions): Promise<{ model: Model; resu
   const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
   const K = o.train.bins.length;
   const result = await runPhase({
-    name: o.name,
-    model,
-    runDir: o.runDir,
-    settings: o.settings,
-    stepsPerEpoch: stepsPerEpoch(items.length, o.batchSize),
-    seed: o.seed,
+    ...phaseBase(o, model, items.length),
     async *batches(epoch) {
       for await (const b of loader.epoch(epoch)) {
         yield { ...asBatch(b), labels: Tensor.from(b.distributions as Float64Array, [b.size, K]) };
       }
-      o.runDir.recordSkipped([...loader.badFiles.values()].map((e) => [e.file, `${e.kind}: ${e.detail}`]));
+      recordBadFiles(o.runDir, loader);
     },
     step: (b, arena) => ({ emd: supervisedStep(model, b.images, b.labels, arena) }),
     ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
-    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return { model, result };
 }
@@ -179,12 +181,7 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
   const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cache }) : null;
   const teacherArena = new Arena('teacher');
   const result = await runPhase({
-    name: o.name,
-    model,
-    runDir: o.runDir,
-    settings: o.settings,
-    stepsPerEpoch: stepsPerEpoch(items.length, o.batchSize),
-    seed: o.seed,
+    ...phaseBase(o, model, items.length),
     async *batches(epoch) {
       // The unlabeled stream restarts (reshuffled) whenever it runs out.
       let uEpoch = epoch * 1000;
@@ -207,11 +204,10 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
         }
         yield { ...asBatch(b), waitMs, labels: Tensor.from(b.distributions as Float64Array, [b.size, K]), unl };
       }
-      o.runDir.recordSkipped([...labeled.badFiles.values(), ...(unlabeled ? unlabeled.badFiles.values() : [])].map((e) => [e.file, `${e.kind}: ${e.detail}`]));
+      recordBadFiles(o.runDir, labeled, unlabeled);
     },
     step: (b, arena) => distillStep(model, { images: b.images, labels: b.labels }, b.unl, arena, o),
     ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
-    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return { model, result };
 }
