@@ -100,6 +100,10 @@ export interface NativeAddon {
     pred: F32, target: F32, weights: OptF32, grad: OptF32, B: number, K: number,
     r: number, squared: boolean, eps: number, gradScale: number,
   ): number;
+  emdLossFromLogits(
+    logits: F32, target: F32, weights: OptF32, grad: OptF32, probs: OptF32, B: number, K: number,
+    r: number, squared: boolean, eps: number, gradScale: number,
+  ): number;
   distillLoss(
     student: F32, teacher: F32, weights: OptF32, grad: OptF32, B: number, K: number,
     temperature: number, kind: number, gradScale: number,

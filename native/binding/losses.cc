@@ -44,6 +44,25 @@ Napi::Value Emd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::emdLoss(p));
 }
 
+// emdLossFromLogits(logits, target, weights, grad, probs, B, K, r, squared, eps, gradScale)
+Napi::Value EmdFromLogits(const Napi::CallbackInfo& info) {
+  Args a(info, "emdLossFromLogits");
+  cpu::EmdLossParams p;
+  p.B = a.i64(5, "B");
+  p.K = a.i64(6, "K");
+  p.r = static_cast<float>(a.num(7, "r"));
+  p.squared = a.flag(8, "squared");
+  p.eps = static_cast<float>(a.num(9, "eps"));
+  p.gradScale = static_cast<float>(a.num(10, "gradScale"));
+  if (p.B < 1 || p.K < 1) a.fail("B and K must be positive", false);
+  const float* logits = a.f32(0, p.B * p.K, "logits");
+  p.target = a.f32(1, p.B * p.K, "target");
+  p.weights = a.f32(2, p.B, "weights", true);
+  p.gradPred = a.f32(3, p.B * p.K, "grad", true);
+  float* probs = a.f32(4, p.B * p.K, "probs", true);
+  return Napi::Number::New(info.Env(), cpu::emdLossFromLogits(p, logits, probs));
+}
+
 // distillLoss(student, teacher, weights, grad, B, K, temperature, kind, gradScale)
 Napi::Value Distill(const Napi::CallbackInfo& info) {
   Args a(info, "distillLoss");
@@ -68,6 +87,7 @@ Napi::Value Distill(const Napi::CallbackInfo& info) {
 void registerLosses(Napi::Env env, Napi::Object exports) {
   exports.Set("alignLoss", Napi::Function::New(env, Align, "alignLoss"));
   exports.Set("emdLoss", Napi::Function::New(env, Emd, "emdLoss"));
+  exports.Set("emdLossFromLogits", Napi::Function::New(env, EmdFromLogits, "emdLossFromLogits"));
   exports.Set("distillLoss", Napi::Function::New(env, Distill, "distillLoss"));
 }
 

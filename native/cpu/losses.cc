@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "cpu/vec_math.h"
 
 namespace cskd::cpu {
 namespace {
@@ -29,6 +30,20 @@ double norm(const float* x, int64_t n) {
   double s = 0.0;
   for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
   return std::sqrt(s);
+}
+
+// e[r, k] = x[r, k] - max_k x[r, k] for a block of rows.
+void shiftedLogits(const float* x, float* e, int64_t rows, int64_t K) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * K;
+    float m = xr[0];
+    for (int64_t k = 1; k < K; ++k) m = xr[k] > m ? xr[k] : m;
+    for (int64_t k = 0; k < K; ++k) e[r * K + k] = xr[k] - m;
+  }
+}
+
+CSKD_SIMD_CLONES void expInPlace(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = vexp(x[i]);
 }
 
 }  // namespace
@@ -126,6 +141,71 @@ double emdLoss(const EmdLossParams& p) {
     }
     return loss;
   });
+}
+
+double emdLossFromLogits(const EmdLossParams& p, const float* logits, float* probs) {
+  const int64_t B = p.B, K = p.K;
+  const bool r2 = p.r == 2.0f;
+  const double r = p.r;
+  constexpr int64_t kBlock = 64;  // rows whose exponentials form one vector loop
+  const int64_t blocks = (B + kBlock - 1) / kBlock;
+  std::vector<double> perBlock(static_cast<size_t>(blocks), 0.0);
+  parallelFor(blocks, std::max<int64_t>(1, 8192 / std::max<int64_t>(K * kBlock, 1)),
+              [&](int64_t b0, int64_t b1) {
+                std::vector<float> e(static_cast<size_t>(kBlock * K));
+                std::vector<double> d(static_cast<size_t>(K)), g(static_cast<size_t>(K));
+                for (int64_t blk = b0; blk < b1; ++blk) {
+                  const int64_t i0 = blk * kBlock, rows = std::min(kBlock, B - i0);
+                  shiftedLogits(logits + i0 * K, e.data(), rows, K);
+                  expInPlace(e.data(), rows * K);
+                  double blockLoss = 0.0;
+                  for (int64_t r0 = 0; r0 < rows; ++r0) {
+                    const int64_t i = i0 + r0;
+                    float* pr = e.data() + r0 * K;
+                    double z = 0.0;
+                    for (int64_t k = 0; k < K; ++k) z += pr[k];
+                    const double invZ = 1.0 / z;
+                    const float* tg = p.target + i * K;
+                    double P = 0.0, Q = 0.0, S = 0.0;
+                    for (int64_t k = 0; k < K; ++k) {
+                      P += pr[k] * invZ;
+                      Q += tg[k];
+                      d[k] = P - Q;
+                      S += r2 ? d[k] * d[k] : std::pow(std::abs(d[k]), r);
+                    }
+                    const double inner = S / static_cast<double>(K);
+                    const double loss = p.squared ? inner
+                                                  : (r2 ? std::sqrt(inner + p.eps)
+                                                        : std::pow(inner + p.eps, 1.0 / r));
+                    const double w = p.weights ? p.weights[i] : 1.0;
+                    blockLoss += w * loss;
+                    if (probs)
+                      for (int64_t k = 0; k < K; ++k)
+                        probs[i * K + k] = static_cast<float>(pr[k] * invZ);
+                    if (!p.gradPred) continue;
+                    // dL/dp_j = sum_{k >= j} dL/dd_k, then through the softmax:
+                    // dL/dlogit_j = p_j (g_j - sum_k p_k g_k) / T (temperature 1 here).
+                    const double coef = w * p.gradScale / static_cast<double>(B);
+                    const double outer =
+                        p.squared ? r / K : (r2 ? 1.0 / (loss * K) : std::pow(loss, 1.0 - r) / K);
+                    double suffix = 0.0, dot = 0.0;
+                    for (int64_t k = K - 1; k >= 0; --k) {
+                      suffix += r2 ? outer * d[k]
+                                   : outer * std::pow(std::abs(d[k]), r - 1.0) *
+                                         (d[k] > 0 ? 1.0 : (d[k] < 0 ? -1.0 : 0.0));
+                      g[k] = suffix;
+                      dot += pr[k] * invZ * suffix;
+                    }
+                    float* out = p.gradPred + i * K;
+                    for (int64_t k = 0; k < K; ++k)
+                      out[k] = static_cast<float>(coef * pr[k] * invZ * (g[k] - dot));
+                  }
+                  perBlock[blk] = blockLoss;
+                }
+              });
+  double sum = 0.0;
+  for (double v : perBlock) sum += v;
+  return sum / static_cast<double>(B);
 }
 
 double distillLoss(const DistillLossParams& p) {

@@ -45,6 +45,15 @@ struct EmdLossParams {
 };
 double emdLoss(const EmdLossParams& p);
 
+// The score head's loss in one pass: p = softmax(logits) per row, then
+// emdLoss(p, target) as above, with the gradient taken through the softmax to
+// the logits (gradPred receives dL/dlogits). Three separate
+// passes (softmax, EMD, softmax backward) cost three times the memory traffic
+// and leave the exponentials of K-wide rows unvectorised; here they run as one
+// flat vector loop per block of rows. `pred` is ignored; `probs`, when not
+// null, receives the probabilities.
+double emdLossFromLogits(const EmdLossParams& p, const float* logits, float* probs);
+
 // Distillation with temperature T between logits [B, K]:
 //   p = softmax(teacher / T), q = softmax(student / T)
 //   Kl            l_i = T^2 * sum_k p_k (ln p_k - ln q_k)

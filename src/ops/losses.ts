@@ -86,6 +86,31 @@ export function emdLoss(pred: Tensor, target: Tensor, o: EmdLossOptions = {}): n
   ));
 }
 
+export interface EmdFromLogitsOptions extends EmdLossOptions {
+  /** Receives softmax(logits) [B, K] when given. */
+  probs?: Tensor | null;
+}
+
+/**
+ * The score head's loss in one native pass: EMD between softmax(logits) and
+ * the target distributions [B, K]; `grad` receives the gradient with respect
+ * to the logits (softmax backward included).
+ */
+export function emdLossFromLogits(logits: Tensor, target: Tensor, o: EmdFromLogitsOptions = {}): number {
+  const op = 'emdLossFromLogits';
+  const [B, K] = checkLoss(op, logits, target, o);
+  if (o.probs) {
+    expectCpuFloat32(op, { probs: o.probs });
+    expectShape(op, 'probs', o.probs, [B, K]);
+  }
+  const r = o.r ?? 2;
+  if (!(r >= 1)) throw new RangeError(`${op}: r must be at least 1, got ${r}`);
+  return result(op, native.emdLossFromLogits(
+    logits.data, target.data, o.weights?.data ?? null, o.grad?.data ?? null, o.probs?.data ?? null, B, K,
+    r, o.squared ?? false, o.eps ?? 1e-12, o.gradScale ?? 1,
+  ));
+}
+
 export type DistillKind = 'kl' | 'soft-ce';
 
 export interface DistillLossOptions extends Common {

@@ -3,8 +3,8 @@
 // accumulated in the model's ParameterSet (the caller zeroes them and steps the
 // optimizer), and resets the arena when done.
 import type { ForwardContext } from '../nn/module.js';
-import { type AlignKind, alignLoss, emdLoss } from '../ops/losses.js';
-import { softmaxBackward, softmaxForward } from '../ops/softmax.js';
+import { type AlignKind, alignLoss, emdLossFromLogits } from '../ops/losses.js';
+import { softmaxForward } from '../ops/softmax.js';
 import type { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Model } from './model.js';
@@ -29,12 +29,8 @@ export function alignStep(model: Model, images: Tensor, clip: Tensor, arena: Are
 /** EMD (r = 2) of softmax(logits) to `target` [B, K]; backward scaled by gradScale. */
 function emdThroughSoftmax(model: Model, images: Tensor, target: Tensor, ctx: ForwardContext, gradScale: number, weights: Tensor | null): number {
   const logits = model.forward(images, ctx);
-  const p = ctx.arena.alloc(logits.shape);
-  softmaxForward(logits, p);
-  const dp = ctx.arena.alloc(p.shape);
-  const loss = emdLoss(p, target, { grad: dp, gradScale, weights });
-  const dlogits = ctx.arena.alloc(p.shape);
-  softmaxBackward(p, dp, dlogits);
+  const dlogits = ctx.arena.alloc(logits.shape);
+  const loss = emdLossFromLogits(logits, target, { grad: dlogits, gradScale, weights });
   model.backward(dlogits, ctx);
   return loss;
 }

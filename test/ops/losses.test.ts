@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { alignLoss, distillLoss, emdLoss, type AlignKind } from '../../src/ops/losses.js';
+import { alignLoss, distillLoss, emdLoss, emdLossFromLogits, type AlignKind } from '../../src/ops/losses.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Golden } from '../helpers/golden.js';
 import { Rng, expectClose, f64, finiteDifferences, poisoned, tensorOf } from '../helpers/numeric.js';
-import { alignLossRef, distillRef, emdRef } from '../helpers/reference.js';
+import { alignLossRef, distillRef, emdRef, softmaxRef } from '../helpers/reference.js';
 
 function allCoords(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
@@ -89,6 +89,32 @@ describe('EMD loss', () => {
   it('reports a non-finite loss with the op name', () => {
     const p = Tensor.from([NaN, 1], [1, 2]);
     expect(() => emdLoss(p, Tensor.from([0.5, 0.5], [1, 2]))).toThrow(/emdLoss: loss is NaN/);
+  });
+});
+
+describe('EMD from logits (fused softmax + EMD + softmax backward)', () => {
+  const rng = new Rng(17);
+  for (const [B, K, r, squared] of [[64, 10, 2, false], [13, 5, 2, true], [7, 10, 3, false], [300, 10, 2, false]] as [number, number, number, boolean][]) {
+    it(`B${B} K${K} r=${r} squared=${squared}: loss, probabilities and logit gradient`, () => {
+      const logits = tensorOf(rng.normals(B * K, 2), [B, K]);
+      const target = tensorOf(rng.distributions(B, K), [B, K]);
+      const w = tensorOf(Array.from({ length: B }, () => rng.uniform()), [B]);
+      const grad = poisoned([B, K]);
+      const probs = poisoned([B, K]);
+      const loss = emdLossFromLogits(logits, target, { r, squared, weights: w, grad, probs, gradScale: 0.5 });
+      const ref = (x: Float64Array) => emdRef(softmaxRef(x, B, K), f64(target), B, K, r, squared, 1e-12, f64(w));
+      expect(Math.abs(loss - ref(f64(logits)))).toBeLessThan(1e-6);
+      expectClose(probs.data, softmaxRef(f64(logits), B, K), 1e-6, 'probs');
+      const coords = Array.from({ length: Math.min(B * K, 60) }, (_, i) => i);
+      const fd = finiteDifferences(ref, f64(logits), coords, 1e-6).map((v) => 0.5 * v);
+      expectClose(coords.map((i) => grad.data[i] as number), fd, 1e-4, 'grad');
+    });
+  }
+  it('matches the golden EMD through a softmax of the same probabilities', () => {
+    const g = new Golden('emd_K10');
+    // logits = log(pred) gives softmax(logits) = pred exactly.
+    const logits = Tensor.from(g.array('pred').map(Math.log), g.shape('pred'));
+    expect(emdLossFromLogits(logits, g.tensor('target'))).toBeCloseTo(g.scalar('emd_r2'), 6);
   });
 });
 
