@@ -1,10 +1,13 @@
 // The cskd command line: one file per command, each a thin shell over the TS API.
 import { packageVersion } from '../info.js';
 import * as analyze from './analyze.js';
+import * as align from './align.js';
 import * as data from './data.js';
 import * as demo from './demo.js';
+import * as distill from './distill.js';
 import * as evaluate from './eval.js';
 import * as features from './features.js';
+import * as finetune from './finetune.js';
 import * as info from './info.js';
 import * as report from './report.js';
 import * as score from './score.js';
@@ -16,7 +19,7 @@ interface Command {
   run(argv: string[]): number | Promise<number>;
 }
 
-const commands: Record<string, Command> = { demo, train, eval: evaluate, features, data, score, serve, info, analyze, report };
+const commands: Record<string, Command> = { demo, train, align, finetune, distill, eval: evaluate, features, data, score, serve, info, analyze, report };
 
 function help(): string {
   return [

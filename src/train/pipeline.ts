@@ -72,101 +72,166 @@ function encoderConfig(model: string, imgSize: number | null): VitConfig {
   return vitConfig(model, imgSize ? { imgSize } : {});
 }
 
-export async function train(config: TrainConfig, o: TrainOptions): Promise<TrainResult> {
+/** A run being prepared: its directory, data and encoder configs, shared by every stage. */
+export interface RunContext {
+  config: TrainConfig;
+  options: TrainOptions;
+  runDir: RunDir;
+  dataset: Dataset;
+  train: LabeledSplit;
+  val: LabeledSplit | null;
+  test: LabeledSplit | null;
+  /** Unlabeled images of every source, each once. */
+  pool: string[];
+  teacherEncoder: VitConfig;
+  studentEncoder: VitConfig;
+  cache: ImageCache | null;
+  log(message: string): void;
+}
+
+/** Reads the dataset and creates (or reopens) the run directory. */
+export async function prepareRun(config: TrainConfig, o: TrainOptions): Promise<RunContext> {
   const base = o.baseDir ?? process.cwd();
   const log = (message: string) => o.onEvent?.({ type: 'log', message });
   const runDir = o.runDir ?? RunDir.create(resolve(base, config.output), 'train');
   runDir.writeConfig(config);
-  const ds = await loadDataset(resolve(base, config.data));
-  for (const issue of ds.issues) log(`data: ${issue.file}:${issue.line}: ${issue.message}`);
-  const trainSplit = findSplit(ds, config.splits.train, 'training') as LabeledSplit;
-  const val = findSplit(ds, config.splits.val, 'validation');
-  const test = findSplit(ds, config.splits.test, 'testing');
-  for (const s of [trainSplit, val, test]) if (s && s.issues.length > 0) log(`data: split '${s.name}' has ${s.issues.length} label problems (first: ${s.issues[0]?.file}:${s.issues[0]?.line}: ${s.issues[0]?.message})`);
-  const pool = [...new Set(ds.unlabeled.flatMap((s) => s.files))];
-  log(`data: ${trainSplit.samples.length} labeled training images, ${pool.length} unlabeled images from ${ds.unlabeled.length} sources`);
-
-  const cache = config.loader.cacheShorterSide > 0 ? new ImageCache(config.loader.cacheShorterSide) : null;
-  const T = encoderConfig(config.teacher.model, config.teacher.imgSize);
-  const S = encoderConfig(config.student.model, config.student.imgSize);
-  const common = (name: string, batchSize: number, p: PhaseConfig, seedOffset: number) => ({
-    name,
+  const dataset = await loadDataset(resolve(base, config.data));
+  for (const issue of dataset.issues) log(`data: ${issue.file}:${issue.line}: ${issue.message}`);
+  const train = findSplit(dataset, config.splits.train, 'training') as LabeledSplit;
+  const val = findSplit(dataset, config.splits.val, 'validation');
+  const test = findSplit(dataset, config.splits.test, 'testing');
+  for (const s of [train, val, test]) if (s && s.issues.length > 0) log(`data: split '${s.name}' has ${s.issues.length} label problems (first: ${s.issues[0]?.file}:${s.issues[0]?.line}: ${s.issues[0]?.message})`);
+  const pool = [...new Set(dataset.unlabeled.flatMap((s) => s.files))];
+  log(`data: ${train.samples.length} labeled training images, ${pool.length} unlabeled images from ${dataset.unlabeled.length} sources`);
+  return {
+    config,
+    options: o,
     runDir,
-    seed: config.seed * 1000 + seedOffset,
-    batchSize,
-    settings: settings(p),
-    cache,
-    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-  });
-  const threshold = ds.threshold;
-
-  let alignedT: Model | null = null;
-  let alignedS: Model | null = null;
-  if (!config.align.skip && pool.length > 0) {
-    const features = await o.features(pool, config, runDir);
-    const a = config.align;
-    const hidden = a.projectorHidden ? { projectorHidden: a.projectorHidden } : {};
-    alignedT = (await alignEncoder({ ...common('align-teacher', a.batchSize, a, 1), encoder: T, images: pool, features, loss: a.loss, ...hidden })).model;
-    alignedS = (await alignEncoder({ ...common('align-student', a.batchSize, a, 2), encoder: S, images: pool, features, loss: a.loss, ...hidden })).model;
-  }
-  const f = config.finetune;
-  const teacher = (await finetune({ ...common('teacher', f.batchSize, f, 3), encoder: T, init: alignedT, train: trainSplit, val, threshold })).model;
-  const d = config.distill;
-  const distillCommon = {
-    encoder: S,
-    teacher,
-    train: trainSplit,
+    dataset,
+    train,
     val,
-    threshold,
-    lambda: d.lambda,
-    temperature: d.temperature,
-    confidenceWeighting: d.confidenceWeighting,
-    unlabeledBatchSize: d.unlabeledBatchSize,
+    test,
+    pool,
+    teacherEncoder: encoderConfig(config.teacher.model, config.teacher.imgSize),
+    studentEncoder: encoderConfig(config.student.model, config.student.imgSize),
+    cache: config.loader.cacheShorterSide > 0 ? new ImageCache(config.loader.cacheShorterSide) : null,
+    log,
   };
-  const student = (await distill({ ...common('student', d.batchSize, d, 4), ...distillCommon, init: alignedS, unlabeled: pool })).model;
-  const rows: [string, Model][] = [['student (aligned + unlabeled)', student]];
-  if (config.baselines.noAlign && alignedS) {
-    rows.push(['student without alignment', (await distill({ ...common('student-no-align', d.batchSize, d, 5), ...distillCommon, init: null, unlabeled: pool })).model]);
-  }
-  if (config.baselines.noUnlabeled) {
-    rows.push(['student without unlabeled data', (await distill({ ...common('student-no-unlabeled', d.batchSize, d, 6), ...distillCommon, init: alignedS, unlabeled: [] })).model]);
-  }
-  rows.push(['teacher', teacher]);
+}
 
-  // Final models: the student as safetensors and ONNX, the teacher as safetensors.
-  saveModel(runDir.file('models', 'student.safetensors'), student, { dataset: ds.name, bins: trainSplit.bins });
-  saveModel(runDir.file('models', 'teacher.safetensors'), teacher, { dataset: ds.name, bins: trainSplit.bins });
+function common(ctx: RunContext, name: string, p: PhaseConfig, seedOffset: number) {
+  return {
+    name,
+    runDir: ctx.runDir,
+    seed: ctx.config.seed * 1000 + seedOffset,
+    batchSize: p.batchSize,
+    settings: settings(p),
+    cache: ctx.cache,
+    ...(ctx.options.onEvent ? { onEvent: ctx.options.onEvent } : {}),
+  };
+}
+
+/** Phase 1 for both encoders (`cskd align`); saves models/aligned-{teacher,student}.safetensors. */
+export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; student: Model } | null> {
+  if (ctx.config.align.skip || ctx.pool.length === 0) {
+    ctx.log(ctx.config.align.skip ? 'align: skipped (align.skip)' : 'align: no unlabeled images, skipped');
+    return null;
+  }
+  const features = await ctx.options.features(ctx.pool, ctx.config, ctx.runDir);
+  const a = ctx.config.align;
+  const extra = { images: ctx.pool, features, loss: a.loss, ...(a.projectorHidden ? { projectorHidden: a.projectorHidden } : {}) };
+  const teacher = (await alignEncoder({ ...common(ctx, 'align-teacher', a, 1), encoder: ctx.teacherEncoder, ...extra })).model;
+  const student = (await alignEncoder({ ...common(ctx, 'align-student', a, 2), encoder: ctx.studentEncoder, ...extra })).model;
+  saveModel(ctx.runDir.file('models', 'aligned-teacher.safetensors'), teacher);
+  saveModel(ctx.runDir.file('models', 'aligned-student.safetensors'), student);
+  return { teacher, student };
+}
+
+/** Phase 2a (`cskd finetune`): the teacher from an aligned encoder (or its init); saves models/teacher.safetensors. */
+export async function runTeacher(ctx: RunContext, aligned: Model | null): Promise<Model> {
+  const f = ctx.config.finetune;
+  const teacher = (await finetune({ ...common(ctx, 'teacher', f, 3), encoder: ctx.teacherEncoder, init: aligned, train: ctx.train, val: ctx.val, threshold: ctx.dataset.threshold })).model;
+  saveModel(ctx.runDir.file('models', 'teacher.safetensors'), teacher, { dataset: ctx.dataset.name, bins: ctx.train.bins });
+  return teacher;
+}
+
+/** Phase 2b (`cskd distill`): a student from `init` with the teacher on `unlabeled` (none: labels only). */
+export async function runStudent(ctx: RunContext, name: string, teacher: Model, init: Model | null, unlabeled: readonly string[], seedOffset = 4): Promise<Model> {
+  const d = ctx.config.distill;
+  return (
+    await distill({
+      ...common(ctx, name, d, seedOffset),
+      encoder: ctx.studentEncoder,
+      teacher,
+      train: ctx.train,
+      val: ctx.val,
+      threshold: ctx.dataset.threshold,
+      lambda: d.lambda,
+      temperature: d.temperature,
+      confidenceWeighting: d.confidenceWeighting,
+      unlabeledBatchSize: d.unlabeledBatchSize,
+      init,
+      unlabeled,
+    })
+  ).model;
+}
+
+/** The shipped student: models/student.safetensors and models/student.onnx. */
+export async function exportStudent(ctx: RunContext, student: Model): Promise<void> {
+  saveModel(ctx.runDir.file('models', 'student.safetensors'), student, { dataset: ctx.dataset.name, bins: ctx.train.bins });
+  const S = student.config.encoder;
   const view = evalView(S.imgSize);
-  if (student.config.head.kind === 'score') {
-    await exportOnnx(runDir.file('models', 'student.onnx'), {
-      encoder: student.encoder,
-      head: student.head,
-      preprocessing: { size: S.imgSize, resize: S.imgSize, mean: [...view.normalization.mean], std: [...view.normalization.std] },
-      scoreBins: trainSplit.bins,
-      modelConfig: { ...student.config, dataset: ds.name },
-      name: 'cskd-student',
-    });
-  }
+  if (student.config.head.kind !== 'score') return;
+  await exportOnnx(ctx.runDir.file('models', 'student.onnx'), {
+    encoder: student.encoder,
+    head: student.head,
+    preprocessing: { size: S.imgSize, resize: S.imgSize, mean: [...view.normalization.mean], std: [...view.normalization.std] },
+    scoreBins: ctx.train.bins,
+    modelConfig: { ...student.config, dataset: ctx.dataset.name },
+    name: 'cskd-student',
+  });
+}
 
-  const results: ResultRow[] = [];
-  const evalSplit = test ?? val;
-  if (evalSplit) {
-    for (const [name, model] of rows) {
-      const ev: Evaluation = await evaluateSplit(model, evalSplit, evalView(model.config.encoder.imgSize), { threshold, cache });
-      results.push({ name, report: ev.report });
-      savePredictions(runDir.path, name, ev); // the report plots these instead of scoring again
-      runDir.log({ event: 'test', model: name, split: evalSplit.name, ...ev.report });
-    }
+/** Scores models on the test split (else validation), logs and keeps the predictions for the report. */
+export async function scoreModels(ctx: RunContext, models: readonly [string, Model][]): Promise<ResultRow[]> {
+  const split = ctx.test ?? ctx.val;
+  const rows: ResultRow[] = [];
+  if (!split) return rows;
+  for (const [name, model] of models) {
+    const ev: Evaluation = await evaluateSplit(model, split, evalView(model.config.encoder.imgSize), { threshold: ctx.dataset.threshold, cache: ctx.cache });
+    rows.push({ name, report: ev.report });
+    savePredictions(ctx.runDir.path, name, ev); // the report plots these instead of scoring again
+    ctx.runDir.log({ event: 'test', model: name, split: split.name, ...ev.report });
   }
-  if (o.report ?? true) {
+  return rows;
+}
+
+/** Writes report.html unless the options say not to; never fails the run. */
+export async function finishRun(ctx: RunContext): Promise<void> {
+  if (ctx.options.report ?? true) {
     try {
-      log(`report: ${await writeRunReport(runDir.path)}`);
+      ctx.log(`report: ${await writeRunReport(ctx.runDir.path)}`);
     } catch (e) {
-      log(`report: not written (${(e as Error).message})`);
+      ctx.log(`report: not written (${(e as Error).message})`);
     }
   }
-  log(`run directory: ${runDir.path}`);
-  return { runDir, rows: results, student, teacher };
+  ctx.log(`run directory: ${ctx.runDir.path}`);
+}
+
+/** Every phase: alignment, teacher, student, baselines, test scores, export, report. */
+export async function train(config: TrainConfig, o: TrainOptions): Promise<TrainResult> {
+  const ctx = await prepareRun(config, o);
+  const aligned = await runAlignment(ctx);
+  const teacher = await runTeacher(ctx, aligned?.teacher ?? null);
+  const student = await runStudent(ctx, 'student', teacher, aligned?.student ?? null, ctx.pool);
+  const models: [string, Model][] = [['student (aligned + unlabeled)', student]];
+  if (config.baselines.noAlign && aligned) models.push(['student without alignment', await runStudent(ctx, 'student-no-align', teacher, null, ctx.pool, 5)]);
+  if (config.baselines.noUnlabeled) models.push(['student without unlabeled data', await runStudent(ctx, 'student-no-unlabeled', teacher, aligned?.student ?? null, [], 6)]);
+  models.push(['teacher', teacher]);
+  await exportStudent(ctx, student);
+  const rows = await scoreModels(ctx, models);
+  await finishRun(ctx);
+  return { runDir: ctx.runDir, rows, student, teacher };
 }
 
 /** The directory a config file's relative paths are resolved against. */
