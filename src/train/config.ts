@@ -31,7 +31,8 @@ export interface TrainConfig {
   align: PhaseConfig & { loss: AlignKind; skip: boolean; projectorHidden: number | null };
   finetune: PhaseConfig;
   distill: PhaseConfig & { lambda: number; temperature: number; confidenceWeighting: boolean; unlabeledBatchSize: number };
-  baselines: { noAlign: boolean; noUnlabeled: boolean };
+  /** clipFinetune: also fine-tune CLIP's own encoder on the labels (needs clip.model to be CLIP safetensors). */
+  baselines: { noAlign: boolean; noUnlabeled: boolean; clipFinetune: boolean };
   /** Keep decoded images in memory at this shorter side (0: decode every epoch). */
   loader: { cacheShorterSide: number };
 }
@@ -57,7 +58,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false, projectorHidden: null },
   finetune: { ...phase(10, 1e-4, 32), layerDecay: 0.75 },
   distill: { ...phase(10, 1e-4, 32), layerDecay: 0.75, lambda: 1, temperature: 1, confidenceWeighting: false, unlabeledBatchSize: 32 },
-  baselines: { noAlign: true, noUnlabeled: true },
+  baselines: { noAlign: true, noUnlabeled: true, clipFinetune: false },
   loader: { cacheShorterSide: 0 },
 };
 
@@ -104,7 +105,7 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
   align: { ...phaseChecks, loss: oneOf('cosine', 'mse', 'smooth-l1'), skip: bool, projectorHidden: orNull(positiveInt) },
   finetune: phaseChecks,
   distill: { ...phaseChecks, lambda: nonNegative, temperature: positive, confidenceWeighting: bool, unlabeledBatchSize: positiveInt },
-  baselines: { noAlign: bool, noUnlabeled: bool },
+  baselines: { noAlign: bool, noUnlabeled: bool, clipFinetune: bool },
   loader: { cacheShorterSide: nonNegativeInt },
 };
 

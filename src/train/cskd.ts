@@ -8,6 +8,7 @@ import { type Batch, type ImageCache, ImageLoader, type LoaderItem } from '../da
 import type { LabeledSplit } from '../data/datasets.js';
 import { type ViewSpec, evalView, strongView, weakView } from '../data/transforms.js';
 import { evaluateSplit } from '../eval/evaluate.js';
+import type { ParameterSet } from '../nn/parameters.js';
 import type { VitConfig } from '../nn/vit.js';
 import type { AlignKind } from '../ops/losses.js';
 import { Arena } from '../tensor/arena.js';
@@ -111,7 +112,7 @@ function labeledItems(split: LabeledSplit): LoaderItem[] {
   return split.samples.map((s) => ({ path: s.path, distribution: s.distribution, mean: s.mean }));
 }
 
-function scoreModel(encoder: VitConfig, bins: number, seed: number, from: Model | null): Model {
+function scoreModel(encoder: VitConfig, bins: number, seed: number, from: { params: ParameterSet } | null): Model {
   const m = new Model({ encoder, head: { kind: 'score', bins } }).init(new Rng(seed));
   if (from) m.copyEncoderFrom(from);
   return m;
@@ -130,8 +131,8 @@ function validator(model: Model, val: LabeledSplit | null, size: number, thresho
 
 export interface FinetuneOptions extends CommonOptions {
   encoder: VitConfig;
-  /** Start from this model's encoder (an aligned one); null: from the init. */
-  init: Model | null;
+  /** Start from this model's encoder weights (an aligned encoder, CLIP's vision tower); null: from the init. */
+  init: { params: ParameterSet } | null;
   train: LabeledSplit;
   val: LabeledSplit | null;
   threshold?: number;

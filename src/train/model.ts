@@ -52,10 +52,11 @@ export class Model {
   }
 
   /**
-   * Copies the encoder's weights from another model (e.g. an aligned encoder
-   * into a score model). Throws naming every tensor that does not match.
+   * Copies the encoder's weights, by name, from another model's parameters (an
+   * aligned encoder into a score model, or CLIP's imported vision tower).
+   * Throws naming every tensor that does not match.
    */
-  copyEncoderFrom(other: Model): void {
+  copyEncoderFrom(other: { params: ParameterSet }): void {
     const problems: string[] = [];
     const pairs: [Float32Array, Float32Array][] = [];
     for (const p of this.params.list) {

@@ -12,6 +12,7 @@ import { evalView } from '../data/transforms.js';
 import { type Evaluation, evaluateSplit } from '../eval/evaluate.js';
 import { savePredictions, writeRunReport } from '../eval/report.js';
 import type { ScoreReport } from '../eval/metrics.js';
+import { importClipVision } from '../nn/clip.js';
 import { vitConfig } from '../nn/registry.js';
 import type { VitConfig } from '../nn/vit.js';
 import { exportOnnx } from '../onnx/export.js';
@@ -176,6 +177,24 @@ export async function runStudent(ctx: RunContext, name: string, teacher: Model, 
   ).model;
 }
 
+/**
+ * The baseline the paper argues against: CLIP's own vision tower (imported
+ * from the safetensors file clip.model names) fine-tuned with a score head on
+ * the labels, with the teacher's fine-tuning settings.
+ */
+export async function runClipFinetune(ctx: RunContext): Promise<Model> {
+  const path = ctx.config.clip.model;
+  if (!path.toLowerCase().endsWith('.safetensors')) {
+    throw new Error(`baselines.clipFinetune needs clip.model to be a CLIP safetensors file (Hugging Face or open_clip); got '${path}'`);
+  }
+  const clip = importClipVision(resolve(ctx.options.baseDir ?? process.cwd(), path));
+  // The tower's encoder config (a VitConfig: ln_pre, quick-GELU, eps 1e-5); the projection is dropped.
+  const encoder: VitConfig = { ...clip.config };
+  delete (encoder as Partial<typeof clip.config>).projectionDim;
+  const f = ctx.config.finetune;
+  return (await finetune({ ...common(ctx, 'clip-finetune', f, 7), encoder, init: clip, train: ctx.train, val: ctx.val, threshold: ctx.dataset.threshold })).model;
+}
+
 /** The shipped student: models/student.safetensors and models/student.onnx. */
 export async function exportStudent(ctx: RunContext, student: Model): Promise<void> {
   saveModel(ctx.runDir.file('models', 'student.safetensors'), student, { dataset: ctx.dataset.name, bins: ctx.train.bins });
@@ -228,6 +247,7 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
   if (config.baselines.noAlign && aligned) models.push(['student without alignment', await runStudent(ctx, 'student-no-align', teacher, null, ctx.pool, 5)]);
   if (config.baselines.noUnlabeled) models.push(['student without unlabeled data', await runStudent(ctx, 'student-no-unlabeled', teacher, aligned?.student ?? null, [], 6)]);
   models.push(['teacher', teacher]);
+  if (config.baselines.clipFinetune) models.push(["CLIP's encoder fine-tuned", await runClipFinetune(ctx)]);
   await exportStudent(ctx, student);
   const rows = await scoreModels(ctx, models);
   await finishRun(ctx);

@@ -65,3 +65,42 @@ describe('phase commands', () => {
     expect(Math.abs(viaOnnx.srcc - native.srcc)).toBeLessThan(0.02);
   }, 120_000);
 });
+
+describe("the CLIP fine-tuning baseline", () => {
+  it("starts from CLIP's own vision tower, imported from safetensors", async () => {
+    const { ClipVisionModel, saveClipVision } = await import('../../src/nn/clip.js');
+    const { ParameterSet } = await import('../../src/nn/parameters.js');
+    const { VIT_DEFAULTS } = await import('../../src/nn/vit.js');
+    const { initParameters } = await import('../../src/nn/init.js');
+    const { Rng } = await import('../../src/util/rng.js');
+    const { resolveTrainConfig } = await import('../../src/train/config.js');
+    const { prepareRun, runClipFinetune } = await import('../../src/train/pipeline.js');
+    const { RunDir } = await import('../../src/train/run_dir.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cskd-clipft-'));
+    const clipConfig = { ...VIT_DEFAULTS, imgSize: 32, patchSize: 8, embedDim: 64, depth: 2, numHeads: 1, gelu: 'quick' as const, layerNormEps: 1e-5, preNorm: true, projectionDim: 24 };
+    const clip = new ClipVisionModel(new ParameterSet(), clipConfig);
+    initParameters(clip.params, new Rng(9));
+    clip.encoder.patchBias.value.fill(0); // CLIP's patch embedding has no bias
+    const clipFile = join(dir, 'clip.safetensors');
+    saveClipVision(clip, clipFile, 'hf');
+    const data = await generateDemo({ outDir: join(dir, 'data'), sources: 4, variants: 3, unlabeledPerSource: 2, size: 48, photos: false });
+    const config = resolveTrainConfig({
+      data: data.config,
+      splits: { train: 'train', val: null, test: 'test' },
+      clip: { model: clipFile },
+      finetune: { epochs: 1, batchSize: 4, lr: 1e-12, weightDecay: 0 },
+      baselines: { clipFinetune: true },
+    });
+    const ctx = await prepareRun(config, { runDir: new RunDir(join(dir, 'run')), features: () => Promise.reject(new Error('not used')) });
+    const tuned = await runClipFinetune(ctx);
+    expect(tuned.config.encoder).toMatchObject({ embedDim: 64, depth: 2, gelu: 'quick', preNorm: true, layerNormEps: 1e-5 });
+    // A learning rate of 1e-12: the weights are still CLIP's, so they came from the file.
+    for (const name of ['blocks.1.attn.qkv.weight', 'norm_pre.weight', 'pos_embed']) {
+      const got = tuned.params.get(name).value.data;
+      const want = clip.params.get(name).value.data;
+      expect(got.every((v, i) => Math.abs(v - (want[i] as number)) < 1e-6)).toBe(true);
+    }
+    const bad = resolveTrainConfig({ data: data.config, clip: { model: 'standin' }, baselines: { clipFinetune: true } });
+    await expect(runClipFinetune({ ...ctx, config: bad })).rejects.toThrow(/needs clip.model to be a CLIP safetensors file/);
+  }, 60_000);
+});
