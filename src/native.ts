@@ -36,6 +36,8 @@ export interface CudaInfo {
 
 export interface NativeAddon {
   allocate(bytes: number): ArrayBuffer;
+  /** Frees a block from allocate() now and detaches its buffer (views then have length 0). */
+  release(buffer: ArrayBuffer): void;
   cpuFeatures(): CpuFeatureFlags;
   gemmKernel(): string;
   numThreads(): number;

@@ -1,7 +1,9 @@
 // Building blocks with explicit forward and backward over the native ops.
 // Each forward saves what its backward needs (arena views, valid until the
 // step's arena is reset); each backward adds parameter gradients into the
-// flat gradient buffer, so micro-batches accumulate.
+// flat gradient buffer, so micro-batches accumulate. Backward temporaries come
+// from the arena's scratch, which the encoder resets after each block, so a
+// step's memory grows with the saved activations only.
 import { attentionBackwardPacked, attentionForwardPacked, attentionStatsPacked } from '../ops/attention.js';
 import { type GeluKind, geluBackward, geluForward } from '../ops/elementwise.js';
 import { linearBackward, linearForward } from '../ops/gemm.js';
@@ -39,11 +41,11 @@ export class Linear {
     return y;
   }
 
-  /** Returns dx (a new arena tensor), or writes into `into` (adding when accumulate). */
+  /** Returns dx (a scratch-arena tensor), or writes into `into` (adding when accumulate). */
   backward(dy: Tensor, ctx: ForwardContext, opts: { needDx?: boolean; into?: Tensor; accumulate?: boolean } = {}): Tensor | null {
     const x = this.#x ?? notSaved('Linear');
     const needDx = opts.needDx ?? true;
-    const dx = needDx ? (opts.into ?? ctx.arena.alloc(x.shape)) : null;
+    const dx = needDx ? (opts.into ?? ctx.arena.scratch.alloc(x.shape)) : null;
     linearBackward(x, this.weight.value, dy, {
       dx,
       dweight: this.weight.grad,
@@ -146,7 +148,7 @@ export class Attention {
   backward(dy: Tensor, ctx: ForwardContext): Tensor {
     const s = this.#saved ?? notSaved('Attention');
     const dout = this.proj.backward(dy, ctx) as Tensor;
-    const dqkv = ctx.arena.alloc(s.qkv.shape);
+    const dqkv = ctx.arena.scratch.alloc(s.qkv.shape);
     attentionBackwardPacked(s.qkv, this.heads, s.out, s.lse, dout, dqkv);
     return this.qkv.backward(dqkv, ctx) as Tensor;
   }

@@ -126,7 +126,10 @@ export class VisionTransformer {
     const dxn = poolBackward(dfeatures, ctx.arena.alloc([s.batch, P + 1, E]), c.pool);
     let dx = ctx.arena.alloc([s.batch, P + 1, E]);
     this.norm.backward(dxn, dx, false);
-    for (let i = this.blocks.length - 1; i >= 0; i--) dx = (this.blocks[i] as Block).backward(dx, ctx);
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      dx = (this.blocks[i] as Block).backward(dx, ctx);
+      ctx.arena.scratch.reset(); // the block's backward temporaries are dead; dx lives in the main arena
+    }
     if (this.normPre) {
       const dpre = ctx.arena.alloc(dx.shape);
       this.normPre.backward(dx, dpre, false);

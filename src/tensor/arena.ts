@@ -16,6 +16,7 @@ export class Arena implements Generational {
   #offset = 0; // bytes used in that block
   #used = 0; // bytes handed out this step (all blocks, with padding)
   #peak = 0;
+  #scratch: Arena | null = null;
 
   constructor(name = 'step', initialBytes = 1 << 20) {
     this.name = name;
@@ -62,12 +63,25 @@ export class Arena implements Generational {
     return this.alloc(shape).fill(0);
   }
 
+  /**
+   * A second arena for short-lived temporaries (a layer's backward scratch),
+   * reset by whoever knows they are dead, and with this arena.
+   */
+  get scratch(): Arena {
+    this.#scratch ??= new Arena(`${this.name}.scratch`);
+    return this.#scratch;
+  }
+
   /** Frees every view of this step at once. */
   reset(): void {
     this.#generation += 1;
+    this.#scratch?.reset();
     if (this.#blocks.length > 1) {
-      // Coalesce: one block as large as this arena has ever needed.
-      this.#blocks = [native.allocate(Math.max(this.#peak, this.capacity))];
+      // Coalesce: one block as large as this arena has ever needed. The growth
+      // blocks are freed now rather than whenever the GC gets to them.
+      const size = Math.max(this.#peak, this.capacity);
+      for (const b of this.#blocks) native.release(b);
+      this.#blocks = [native.allocate(size)];
     }
     this.#block = 0;
     this.#offset = 0;

@@ -62,3 +62,27 @@ describe('Arena', () => {
     expect(arena.generation).toBe(10_001);
   });
 });
+
+describe('Arena scratch and release', () => {
+  it('scratch views die with a scratch reset and with the parent reset', () => {
+    const arena = new Arena('p', 256);
+    const keep = arena.alloc([4]);
+    const tmp = arena.scratch.alloc([4]);
+    arena.scratch.reset();
+    expect(() => tmp.data).toThrow(/arena 'p.scratch' used after reset/);
+    expect(keep.alive).toBe(true);
+    const tmp2 = arena.scratch.alloc([4]);
+    arena.reset();
+    expect(tmp2.alive).toBe(false);
+  });
+
+  it('growth blocks are freed at the coalescing reset: their old views read nothing', () => {
+    const arena = new Arena('g', 64);
+    const a = arena.alloc([1000]); // forces a second block
+    const raw = a.data;
+    expect(raw.length).toBe(1000);
+    arena.reset();
+    expect(raw.length).toBe(0); // the buffer behind it was released and detached
+    expect(arena.alloc([1000]).data.length).toBe(1000);
+  });
+});
