@@ -1,6 +1,7 @@
-// LayerNorm, rows in parallel. Row statistics accumulate in float64 (vector
-// lanes of doubles): a residual stream can carry a large mean, and a float
-// one-pass variance would lose it. dgamma/dbeta are summed per chunk, then merged.
+// LayerNorm, rows in parallel. Row statistics in two passes (mean, then the
+// centred variance), so a residual stream's large mean does not cancel the
+// variance as a one-pass sum of squares would. dgamma/dbeta are summed per
+// chunk, then merged.
 #include "cpu/layernorm.h"
 
 #include <cmath>
@@ -17,18 +18,20 @@ CSKD_SIMD_CLONES void forwardRows(const float* x, const float* gamma, const floa
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
-    double s = 0.0;
+    // Two passes in float lanes (the row is in L1 for the second): the
+    // vector lanes are 16 partial sums, and centring before squaring keeps a
+    // large mean from cancelling the variance.
+    float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int64_t c = 0; c < cols; ++c) s += xr[c];
-    const double mu = s / static_cast<double>(cols);
-    double v = 0.0;
+    const float m = s / static_cast<float>(cols);
+    float v = 0.0f;
 #pragma omp simd reduction(+ : v)
     for (int64_t c = 0; c < cols; ++c) {
-      const double d = xr[c] - mu;
+      const float d = xr[c] - m;
       v += d * d;
     }
-    const float m = static_cast<float>(mu);
-    const float rs = static_cast<float>(1.0 / std::sqrt(v / static_cast<double>(cols) + eps));
+    const float rs = 1.0f / std::sqrt(v / static_cast<float>(cols) + eps);
     for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
     mean[r] = m;
     rstd[r] = rs;
