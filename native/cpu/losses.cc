@@ -143,10 +143,62 @@ double emdLoss(const EmdLossParams& p) {
   });
 }
 
-double emdLossFromLogits(const EmdLossParams& p, const float* logits, float* probs) {
-  const int64_t B = p.B, K = p.K;
+namespace {
+
+// Rows [i0, i0 + rows) of emdLossFromLogits, exponentials already in `e`
+// (shifted logits); returns the block's weighted loss sum. A clone per ISA:
+// the per-row arithmetic is scalar, but AVX-512/AVX2 code (FMA, three-operand
+// forms) runs it about twice as fast as baseline SSE2.
+CSKD_SIMD_CLONES double emdRows(const EmdLossParams& p, const float* e, int64_t i0, int64_t rows,
+                                float* probs, double* d, double* g) {
+  const int64_t K = p.K;
   const bool r2 = p.r == 2.0f;
   const double r = p.r;
+  double blockLoss = 0.0;
+  for (int64_t r0 = 0; r0 < rows; ++r0) {
+    const int64_t i = i0 + r0;
+    const float* pr = e + r0 * K;
+    double z = 0.0;
+    for (int64_t k = 0; k < K; ++k) z += pr[k];
+    const double invZ = 1.0 / z;
+    const float* tg = p.target + i * K;
+    double P = 0.0, Q = 0.0, S = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+      P += pr[k] * invZ;
+      Q += tg[k];
+      d[k] = P - Q;
+      S += r2 ? d[k] * d[k] : std::pow(std::abs(d[k]), r);
+    }
+    const double inner = S / static_cast<double>(K);
+    const double loss =
+        p.squared ? inner : (r2 ? std::sqrt(inner + p.eps) : std::pow(inner + p.eps, 1.0 / r));
+    const double w = p.weights ? p.weights[i] : 1.0;
+    blockLoss += w * loss;
+    if (probs)
+      for (int64_t k = 0; k < K; ++k) probs[i * K + k] = static_cast<float>(pr[k] * invZ);
+    if (!p.gradPred) continue;
+    // dL/dp_j = sum_{k >= j} dL/dd_k, then through the softmax:
+    // dL/dlogit_j = p_j (g_j - sum_k p_k g_k).
+    const double coef = w * p.gradScale / static_cast<double>(p.B);
+    const double outer = p.squared ? r / K : (r2 ? 1.0 / (loss * K) : std::pow(loss, 1.0 - r) / K);
+    double suffix = 0.0, dot = 0.0;
+    for (int64_t k = K - 1; k >= 0; --k) {
+      suffix += r2 ? outer * d[k]
+                   : outer * std::pow(std::abs(d[k]), r - 1.0) *
+                         (d[k] > 0 ? 1.0 : (d[k] < 0 ? -1.0 : 0.0));
+      g[k] = suffix;
+      dot += pr[k] * invZ * suffix;
+    }
+    float* out = p.gradPred + i * K;
+    for (int64_t k = 0; k < K; ++k) out[k] = static_cast<float>(coef * pr[k] * invZ * (g[k] - dot));
+  }
+  return blockLoss;
+}
+
+}  // namespace
+
+double emdLossFromLogits(const EmdLossParams& p, const float* logits, float* probs) {
+  const int64_t B = p.B, K = p.K;
   constexpr int64_t kBlock = 64;  // rows whose exponentials form one vector loop
   const int64_t blocks = (B + kBlock - 1) / kBlock;
   std::vector<double> perBlock(static_cast<size_t>(blocks), 0.0);
@@ -158,49 +210,7 @@ double emdLossFromLogits(const EmdLossParams& p, const float* logits, float* pro
                   const int64_t i0 = blk * kBlock, rows = std::min(kBlock, B - i0);
                   shiftedLogits(logits + i0 * K, e.data(), rows, K);
                   expInPlace(e.data(), rows * K);
-                  double blockLoss = 0.0;
-                  for (int64_t r0 = 0; r0 < rows; ++r0) {
-                    const int64_t i = i0 + r0;
-                    float* pr = e.data() + r0 * K;
-                    double z = 0.0;
-                    for (int64_t k = 0; k < K; ++k) z += pr[k];
-                    const double invZ = 1.0 / z;
-                    const float* tg = p.target + i * K;
-                    double P = 0.0, Q = 0.0, S = 0.0;
-                    for (int64_t k = 0; k < K; ++k) {
-                      P += pr[k] * invZ;
-                      Q += tg[k];
-                      d[k] = P - Q;
-                      S += r2 ? d[k] * d[k] : std::pow(std::abs(d[k]), r);
-                    }
-                    const double inner = S / static_cast<double>(K);
-                    const double loss = p.squared ? inner
-                                                  : (r2 ? std::sqrt(inner + p.eps)
-                                                        : std::pow(inner + p.eps, 1.0 / r));
-                    const double w = p.weights ? p.weights[i] : 1.0;
-                    blockLoss += w * loss;
-                    if (probs)
-                      for (int64_t k = 0; k < K; ++k)
-                        probs[i * K + k] = static_cast<float>(pr[k] * invZ);
-                    if (!p.gradPred) continue;
-                    // dL/dp_j = sum_{k >= j} dL/dd_k, then through the softmax:
-                    // dL/dlogit_j = p_j (g_j - sum_k p_k g_k) / T (temperature 1 here).
-                    const double coef = w * p.gradScale / static_cast<double>(B);
-                    const double outer =
-                        p.squared ? r / K : (r2 ? 1.0 / (loss * K) : std::pow(loss, 1.0 - r) / K);
-                    double suffix = 0.0, dot = 0.0;
-                    for (int64_t k = K - 1; k >= 0; --k) {
-                      suffix += r2 ? outer * d[k]
-                                   : outer * std::pow(std::abs(d[k]), r - 1.0) *
-                                         (d[k] > 0 ? 1.0 : (d[k] < 0 ? -1.0 : 0.0));
-                      g[k] = suffix;
-                      dot += pr[k] * invZ * suffix;
-                    }
-                    float* out = p.gradPred + i * K;
-                    for (int64_t k = 0; k < K; ++k)
-                      out[k] = static_cast<float>(coef * pr[k] * invZ * (g[k] - dot));
-                  }
-                  perBlock[blk] = blockLoss;
+                  perBlock[blk] = emdRows(p, e.data(), i0, rows, probs, d.data(), g.data());
                 }
               });
   double sum = 0.0;
