@@ -26,17 +26,23 @@ Napi::Value Align(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::alignLoss(p));
 }
 
+// The scalar arguments of both EMD entry points, from index `at`: B, K, r, squared, eps, gradScale.
+cpu::EmdLossParams emdScalars(const Args& a, size_t at) {
+  cpu::EmdLossParams p;
+  p.B = a.i64(at, "B");
+  p.K = a.i64(at + 1, "K");
+  p.r = static_cast<float>(a.num(at + 2, "r"));
+  p.squared = a.flag(at + 3, "squared");
+  p.eps = static_cast<float>(a.num(at + 4, "eps"));
+  p.gradScale = static_cast<float>(a.num(at + 5, "gradScale"));
+  if (p.B < 1 || p.K < 1) a.fail("B and K must be positive", false);
+  return p;
+}
+
 // emdLoss(pred, target, weights, grad, B, K, r, squared, eps, gradScale)
 Napi::Value Emd(const Napi::CallbackInfo& info) {
   Args a(info, "emdLoss");
-  cpu::EmdLossParams p;
-  p.B = a.i64(4, "B");
-  p.K = a.i64(5, "K");
-  p.r = static_cast<float>(a.num(6, "r"));
-  p.squared = a.flag(7, "squared");
-  p.eps = static_cast<float>(a.num(8, "eps"));
-  p.gradScale = static_cast<float>(a.num(9, "gradScale"));
-  if (p.B < 1 || p.K < 1) a.fail("B and K must be positive", false);
+  cpu::EmdLossParams p = emdScalars(a, 4);
   p.pred = a.f32(0, p.B * p.K, "pred");
   p.target = a.f32(1, p.B * p.K, "target");
   p.weights = a.f32(2, p.B, "weights", true);
@@ -47,14 +53,7 @@ Napi::Value Emd(const Napi::CallbackInfo& info) {
 // emdLossFromLogits(logits, target, weights, grad, probs, B, K, r, squared, eps, gradScale)
 Napi::Value EmdFromLogits(const Napi::CallbackInfo& info) {
   Args a(info, "emdLossFromLogits");
-  cpu::EmdLossParams p;
-  p.B = a.i64(5, "B");
-  p.K = a.i64(6, "K");
-  p.r = static_cast<float>(a.num(7, "r"));
-  p.squared = a.flag(8, "squared");
-  p.eps = static_cast<float>(a.num(9, "eps"));
-  p.gradScale = static_cast<float>(a.num(10, "gradScale"));
-  if (p.B < 1 || p.K < 1) a.fail("B and K must be positive", false);
+  cpu::EmdLossParams p = emdScalars(a, 5);
   const float* logits = a.f32(0, p.B * p.K, "logits");
   p.target = a.f32(1, p.B * p.K, "target");
   p.weights = a.f32(2, p.B, "weights", true);

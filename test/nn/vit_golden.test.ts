@@ -4,33 +4,20 @@ import { describe, expect, it } from 'vitest';
 
 import { ScoreHead } from '../../src/nn/heads.js';
 import { ParameterSet } from '../../src/nn/parameters.js';
-import { VIT_DEFAULTS, VisionTransformer, type VitConfig } from '../../src/nn/vit.js';
+import { VisionTransformer } from '../../src/nn/vit.js';
 import { emdLoss } from '../../src/ops/losses.js';
 import { softmaxBackward, softmaxForward } from '../../src/ops/softmax.js';
 import { Arena } from '../../src/tensor/arena.js';
-import { Golden } from '../helpers/golden.js';
+import { Golden, goldenVitConfig } from '../helpers/golden.js';
 import { expectClose } from '../helpers/numeric.js';
 
 describe('debug ViT against PyTorch', () => {
   it('logits, loss and every parameter gradient', () => {
     const g = new Golden('vit_debug');
-    const cfg = JSON.parse(g.file.metadata['config'] as string) as Record<string, number | string | boolean>;
-    const config: VitConfig = {
-      ...VIT_DEFAULTS,
-      imgSize: cfg['img_size'] as number,
-      patchSize: cfg['patch_size'] as number,
-      embedDim: cfg['embed_dim'] as number,
-      depth: cfg['depth'] as number,
-      numHeads: cfg['num_heads'] as number,
-      mlpRatio: cfg['mlp_ratio'] as number,
-      layerNormEps: cfg['layernorm_eps'] as number,
-      gelu: 'erf',
-      qkvBias: true,
-      pool: 'cls',
-    };
+    const { config, bins } = goldenVitConfig(g);
     const params = new ParameterSet();
     const vit = new VisionTransformer(params, config);
-    const head = new ScoreHead(params, config.embedDim, cfg['num_bins'] as number, config.depth + 1);
+    const head = new ScoreHead(params, config.embedDim, bins, config.depth + 1);
     // Every golden parameter maps to exactly one of ours, by timm's name.
     const goldenNames = [...g.file.tensors.keys()].filter((n) => n.startsWith('param.')).map((n) => n.slice(6));
     expect(new Set(params.list.map((p) => p.name))).toEqual(new Set(goldenNames));

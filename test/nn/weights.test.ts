@@ -13,7 +13,7 @@ import { VIT_DEFAULTS, VisionTransformer, type VitConfig } from '../../src/nn/vi
 import { WeightImportError, inferVitConfig, loadTimmVit, saveTimmVit } from '../../src/nn/weights.js';
 import { Arena } from '../../src/tensor/arena.js';
 import { type SafetensorsFile, parseSafetensors, readSafetensors, writeSafetensors } from '../../src/tensor/safetensors.js';
-import { Golden } from '../helpers/golden.js';
+import { Golden, goldenVitConfig } from '../helpers/golden.js';
 import { Rng, expectClose } from '../helpers/numeric.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cskd-weights-'));
@@ -155,23 +155,13 @@ describe('timm ViT weights', () => {
 
   it('the golden debug ViT loaded through the timm mapping gives PyTorch\'s logits', () => {
     const g = new Golden('vit_debug');
-    const cfg = JSON.parse(g.file.metadata['config'] as string) as Record<string, number>;
-    const config: VitConfig = {
-      ...VIT_DEFAULTS,
-      imgSize: cfg['img_size'] as number,
-      patchSize: cfg['patch_size'] as number,
-      embedDim: cfg['embed_dim'] as number,
-      depth: cfg['depth'] as number,
-      numHeads: cfg['num_heads'] as number,
-      mlpRatio: cfg['mlp_ratio'] as number,
-      layerNormEps: cfg['layernorm_eps'] as number,
-    };
+    const { config, bins } = goldenVitConfig(g);
     // The golden file holds timm's state dict under 'param.'; strip it to get a timm file.
     const timm: SafetensorsFile = { metadata: {}, tensors: new Map() };
     for (const [name, t] of g.file.tensors) if (name.startsWith('param.')) timm.tensors.set(name.slice(6), t);
     const params = new ParameterSet();
     const vit = new VisionTransformer(params, config);
-    const head = new ScoreHead(params, config.embedDim, cfg['num_bins'] as number, config.depth + 1);
+    const head = new ScoreHead(params, config.embedDim, bins, config.depth + 1);
     const report = loadTimmVit(params, timm);
     expect(report.ignored.sort()).toEqual(['head.bias', 'head.weight']);
     head.linear.weight.value.data.set(g.array('param.head.weight'));
