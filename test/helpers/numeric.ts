@@ -94,3 +94,18 @@ export function sampleIndices(rng: Rng, n: number, k: number): number[] {
   while (set.size < k) set.add(Math.floor(rng.uniform() * n));
   return [...set];
 }
+
+/**
+ * Random weights large enough that every parameter matters to the output:
+ * matrices with std 1.5/sqrt(fan-in), LayerNorm weights 1 ± 0.2, the rest
+ * (biases, tokens, position embeddings) std 0.3.
+ */
+export function randomizeWeights(params: { list: readonly { name: string; shape: readonly number[]; size: number; value: Tensor }[] }, rng: Rng): void {
+  for (const p of params.list) {
+    const isNormWeight = /norm[^.]*\.weight$/.test(p.name);
+    const fanIn = p.shape.length >= 2 ? p.size / (p.shape[0] as number) : 1;
+    const std = isNormWeight ? 0.2 : p.shape.length >= 2 && !p.name.includes('token') && !p.name.includes('pos_embed') ? 1.5 / Math.sqrt(fanIn) : 0.3;
+    const noise = rng.normals(p.size, std);
+    p.value.data.set(isNormWeight ? noise.map((v) => 1 + v) : noise);
+  }
+}

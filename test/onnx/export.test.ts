@@ -18,7 +18,7 @@ import { exportOnnx, type OnnxExportOptions } from '../../src/onnx/export.js';
 import { readOnnxMetadata } from '../../src/onnx/metadata.js';
 import { softmaxForward } from '../../src/ops/softmax.js';
 import { Arena } from '../../src/tensor/arena.js';
-import { Rng, tensorOf } from '../helpers/numeric.js';
+import { Rng, randomizeWeights, tensorOf } from '../helpers/numeric.js';
 
 const TOLERANCE = 1e-4;
 const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -41,14 +41,7 @@ function randomModel(config: VitConfig, headKind: HeadKind, seed: number, bins =
   const vit = new VisionTransformer(params, config);
   const layer = config.depth + 1;
   const head = headKind === 'score' ? new ScoreHead(params, config.embedDim, bins, layer) : headKind === 'projector' ? new Projector(params, config.embedDim, 48, layer, 96) : null;
-  const rng = new Rng(seed);
-  for (const p of params.list) {
-    const isNormWeight = /norm[^.]*\.weight$/.test(p.name);
-    const fanIn = p.shape.length >= 2 ? p.size / (p.shape[0] as number) : 1;
-    const std = isNormWeight ? 0.2 : p.shape.length >= 2 && !p.name.includes('token') && !p.name.includes('pos_embed') ? 1.5 / Math.sqrt(fanIn) : 0.3;
-    const noise = rng.normals(p.size, std);
-    p.value.data.set(isNormWeight ? noise.map((v) => 1 + v) : noise);
-  }
+  randomizeWeights(params, new Rng(seed));
   return { params, vit, head };
 }
 

@@ -10,7 +10,7 @@ import { VIT_DEFAULTS, VisionTransformer, type VitConfig } from '../../src/nn/vi
 import { exportOnnx } from '../../src/onnx/export.js';
 import type { OnnxPreprocessing } from '../../src/onnx/metadata.js';
 import { encodePng, solid } from '../data/images.js';
-import { Rng } from '../helpers/numeric.js';
+import { Rng, randomizeWeights } from '../helpers/numeric.js';
 
 export const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
@@ -22,14 +22,7 @@ export function randomScoreModel(config: VitConfig, seed: number, bins = 10): { 
   const params = new ParameterSet();
   const vit = new VisionTransformer(params, config);
   const head = new ScoreHead(params, config.embedDim, bins, config.depth + 1);
-  const rng = new Rng(seed);
-  for (const p of params.list) {
-    const isNormWeight = /norm[^.]*\.weight$/.test(p.name);
-    const fanIn = p.shape.length >= 2 ? p.size / (p.shape[0] as number) : 1;
-    const std = isNormWeight ? 0.2 : p.shape.length >= 2 && !p.name.includes('token') && !p.name.includes('pos_embed') ? 1.5 / Math.sqrt(fanIn) : 0.3;
-    const noise = rng.normals(p.size, std);
-    p.value.data.set(isNormWeight ? noise.map((v) => 1 + v) : noise);
-  }
+  randomizeWeights(params, new Rng(seed));
   return { vit, head, params };
 }
 
