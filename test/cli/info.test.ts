@@ -4,16 +4,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../../src/cli/main.js';
 import { native } from '../../src/native.js';
+import { captureOutput } from '../helpers/capture.js';
 
-function capture(): { out: () => string } {
-  let text = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    text += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  return { out: () => text };
-}
+const capture = captureOutput;
 
 afterEach(() => vi.restoreAllMocks());
 

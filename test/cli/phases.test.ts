@@ -9,19 +9,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../../src/cli/main.js';
 import { generateDemo } from '../../src/data/demo.js';
+import { captureOutput } from '../helpers/capture.js';
 
 afterEach(() => vi.restoreAllMocks());
 
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += String(c);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const c = captureOutput();
   const code = await main(argv);
-  spy.mockRestore();
-  return { code, out };
+  vi.restoreAllMocks();
+  return { code, out: c.out() };
 }
 
 describe('phase commands', () => {

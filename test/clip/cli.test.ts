@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../../src/cli/main.js';
 import { encodePng } from '../data/images.js';
+import { captureOutput } from '../helpers/capture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cskd-features-cli-'));
 const savedCache = process.env['CSKD_CACHE'];
@@ -18,13 +19,7 @@ afterAll(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-function capture(): { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  return { out: () => out, err: () => err };
-}
+const capture = captureOutput;
 
 describe('cskd features', () => {
   it('runs the stand-in from a dataset config and labels it everywhere', async () => {

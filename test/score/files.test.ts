@@ -12,6 +12,7 @@ import { csvHeader } from '../../src/score/results.js';
 import { Scorer } from '../../src/score/scorer.js';
 import { tempDir } from '../data/images.js';
 import { photoJpeg, tinyModel, writeImageSet, type ImageSet } from './fixtures.js';
+import { captureOutput } from '../helpers/capture.js';
 
 const { dir, cleanup } = tempDir('cskd-score-cli-');
 let model: string;
@@ -29,13 +30,7 @@ beforeAll(async () => {
 afterAll(cleanup);
 afterEach(() => vi.restoreAllMocks());
 
-function capture(): { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  return { out: () => out, err: () => err };
-}
+const capture = captureOutput;
 
 const allPaths = (): string[] => [...images.good, ...images.bad.keys()].map((p) => normalize(p));
 
