@@ -13,6 +13,12 @@ constexpr int MR = 12, NR = 32;
 
 void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
             float beta, const float* bias, int mr, int nr) {
+  // C's rows are needed at the end; start fetching them now (for the stores too)
+  // so their cache misses overlap the k loop instead of stalling after it.
+  for (int i = 0; i < mr; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + NR - 1), _MM_HINT_T0);
+  }
   __m512 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
