@@ -118,6 +118,12 @@ export interface NativeAddon {
   ): void;
   sumOfSquares(x: F32, n: number): number;
   emaUpdate(ema: F32, param: F32, n: number, decay: number): void;
+
+  /** Resolves when [3, size, size] is written at out[offset ..]; runs on libuv's pool. See decode.ts. */
+  renderRawView(
+    src: Uint8Array, width: number, height: number, axes: Float64Array,
+    size: number, flip: boolean, norm: Float64Array, out: F32, offset: number,
+  ): Promise<void>;
 }
 
 function findAddon(): string {

@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerEmbedding(env, exports);
   registerLosses(env, exports);
   registerOptim(env, exports);
+  registerResample(env, exports);
   return exports;
 }
 

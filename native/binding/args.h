@@ -90,5 +90,6 @@ void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerEmbedding(Napi::Env env, Napi::Object exports);
 void registerLosses(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
+void registerResample(Napi::Env env, Napi::Object exports);
 
 }  // namespace cskd::binding

@@ -18,8 +18,8 @@
 namespace cskd::cpu {
 namespace {
 
-constexpr int kChains = 16;    // of 32 zmm registers
-constexpr int kChains256 = 12; // of 16 ymm registers
+constexpr int kChains = 16;     // of 32 zmm registers
+constexpr int kChains256 = 12;  // of 16 ymm registers
 
 __attribute__((target("avx512f"))) float loopAvx512(int64_t iters) {
   __m512 acc[kChains];

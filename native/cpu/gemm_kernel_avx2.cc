@@ -14,11 +14,11 @@ namespace {
 
 constexpr int MR = 6, NR = 16;
 
-#define CSKD_ROW(i)                                \
-  {                                                \
-    const __m256 a = _mm256_broadcast_ss(Ap + i);  \
-    c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);     \
-    c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);     \
+#define CSKD_ROW(i)                               \
+  {                                               \
+    const __m256 a = _mm256_broadcast_ss(Ap + i); \
+    c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);    \
+    c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);    \
   }
 
 void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
@@ -35,7 +35,12 @@ void kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(Bp);
     const __m256 b1 = _mm256_load_ps(Bp + 8);
-    CSKD_ROW(0) CSKD_ROW(1) CSKD_ROW(2) CSKD_ROW(3) CSKD_ROW(4) CSKD_ROW(5)
+    CSKD_ROW(0);
+    CSKD_ROW(1);
+    CSKD_ROW(2);
+    CSKD_ROW(3);
+    CSKD_ROW(4);
+    CSKD_ROW(5);
     Ap += MR;
     Bp += NR;
   }

@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define CSKD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CSKD_SIMD_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 #else
 #define CSKD_SIMD_CLONES
 #endif

@@ -31,7 +31,10 @@ export interface LoaderOptions extends DecodeOptions {
   dropLast?: boolean;
   /** Batches decoded ahead of the consumer (default 2). */
   prefetch?: number;
-  /** Images decoding at once (default 4, the size of libuv's pool that sharp runs on). */
+  /**
+   * Images decoding at once (default prefetch × batchSize, at least 4): queued
+   * on libuv's pool, which keeps decoding while a training step blocks the JS thread.
+   */
   concurrency?: number;
   /**
    * Keep every image in memory after its first decode, pre-resized (see
@@ -108,18 +111,30 @@ export class ImageLoader {
   /** Stats of the last finished epoch. */
   lastEpoch: EpochStats | null = null;
   readonly #headers = new Map<string, KnownHeader>();
+  /** Decodes started and not finished, across epochs. */
+  #inFlight = 0;
+  /** The running epoch's refill, called as each decode finishes. */
+  #pump: (() => void) | null = null;
+  /** Decodes the last finished epoch started for the one after it. */
+  #warm: { epoch: number; pending: Promise<Decoded | null>[] } | null = null;
+  /** Per view, rendered-image buffers whose batch has been assembled, for reuse. */
+  readonly #freeViews: Float32Array[][];
 
   constructor(
     readonly items: readonly LoaderItem[],
     options: LoaderOptions,
   ) {
-    const o = { shuffle: true, dropLast: false, prefetch: 2, concurrency: 4, cache: null, ...options };
+    // Decodes queue a whole prefetch window deep: a training step blocks the JS
+    // thread, and only work already queued on libuv's pool runs meanwhile.
+    const prefetch = options.prefetch ?? 2;
+    const o = { shuffle: true, dropLast: false, prefetch, concurrency: Math.max(4, prefetch * options.batchSize), cache: null, ...options };
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`loader: batchSize must be a positive integer, got ${o.batchSize}`);
     if (o.views.length < 1) throw new RangeError('loader: needs at least one view');
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new RangeError(`loader: prefetch must be a positive integer, got ${o.prefetch}`);
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`loader: concurrency must be a positive integer, got ${o.concurrency}`);
     o.views.forEach(validateViewSpec);
     this.options = o;
+    this.#freeViews = o.views.map(() => []);
   }
 
   /** Item order of an epoch: a Fisher–Yates shuffle keyed by (seed, epoch), or identity. */
@@ -139,10 +154,12 @@ export class ImageLoader {
         src = await openImage(path, this.options, this.#headers.get(path));
         this.#headers.set(path, { format: src.format, width: src.width, height: src.height, size: src.buffer.length });
       }
-      const views: Float32Array[] = [];
-      for (let v = 0; v < this.options.views.length; v++) {
-        views.push(await renderView(src, this.options.views[v]!, Rng.for(this.options.seed, epoch, item, v + 1)));
-      }
+      // The views are independent (each has its own stream), so they render at
+      // once, into buffers reused across batches (fresh ones per image made the
+      // garbage collector a visible share of a small model's step).
+      const views = await Promise.all(
+        this.options.views.map((spec, v) => renderView(src, spec, Rng.for(this.options.seed, epoch, item, v + 1), this.#freeViews[v]!.pop() ?? new Float32Array(3 * spec.size * spec.size))),
+      );
       return { item, views };
     } catch (e) {
       if (e instanceof ImageFileError) {
@@ -153,6 +170,17 @@ export class ImageLoader {
     }
   }
 
+  #launch(item: number, epoch: number): Promise<Decoded | null> {
+    this.#inFlight++;
+    // The bookkeeping runs before the consumer's await resumes, so the window refills at once.
+    const p = this.#decode(item, epoch).finally(() => {
+      this.#inFlight--;
+      this.#pump?.();
+    });
+    p.catch(() => {}); // a failure surfaces when the consumer reaches it, not as an unhandled rejection
+    return p;
+  }
+
   #assemble(epoch: number, index: number, got: Decoded[], waitMs: number): Batch {
     const B = got.length;
     const images = this.options.views.map((spec) => {
@@ -160,7 +188,12 @@ export class ImageLoader {
       const out = new Float32Array(B * per);
       return out;
     });
-    got.forEach((d, b) => d.views.forEach((v, k) => images[k]!.set(v, b * v.length)));
+    got.forEach((d, b) =>
+      d.views.forEach((v, k) => {
+        images[k]!.set(v, b * v.length);
+        this.#freeViews[k]!.push(v);
+      }),
+    );
     const labeled = got.map((d) => this.items[d.item]!);
     let distributions: Float64Array | null = null;
     const first = labeled[0]?.distribution;
@@ -180,27 +213,29 @@ export class ImageLoader {
     const pending: (Promise<Decoded | null> | undefined)[] = new Array(order.length);
     let next = 0;
     let consumed = 0;
-    let inFlight = 0;
-    const start = (pos: number): void => {
-      inFlight++;
-      // The bookkeeping runs before the consumer's await resumes, so the window refills at once.
-      const p = this.#decode(order[pos]!, epoch).finally(() => {
-        inFlight--;
-        pump();
-      });
-      p.catch(() => {}); // a failure surfaces when the consumer reaches it, not as an unhandled rejection
-      pending[pos] = p;
-    };
+    // Adopt what the previous epoch started decoding for this one.
+    if (this.#warm?.epoch === epoch) for (const p of this.#warm.pending) pending[next++] = p;
+    this.#warm = null;
+    const warm = { epoch: epoch + 1, pending: [] as Promise<Decoded | null>[] };
+    let nextOrder: number[] | null = null;
+    // Bound both the decodes running and the results waiting for the consumer.
+    const room = (): boolean => this.#inFlight < concurrency && next + warm.pending.length - consumed < prefetch * B + concurrency;
     const pump = (): void => {
-      // Bound both the decodes running and the results waiting for the consumer.
-      while (next < order.length && inFlight < concurrency && next - consumed < prefetch * B + concurrency) start(next++);
+      while (next < order.length && room()) pending[next] = this.#launch(order[next++]!, epoch);
+      // Past the end of this epoch's order, spare room decodes the next
+      // epoch's first images, so its first batch does not wait for a cold start.
+      if (next >= order.length) {
+        nextOrder ??= this.order(epoch + 1);
+        while (warm.pending.length < nextOrder.length && room()) warm.pending.push(this.#launch(nextOrder[warm.pending.length]!, epoch + 1));
+      }
     };
+    this.#pump = pump;
     const stats: EpochStats = { epoch, batches: 0, images: 0, skipped: 0, dropped: 0, waitMs: 0, elapsedMs: 0 };
     let got: Decoded[] = [];
     let waitStart = performance.now();
     pump();
     while (consumed < order.length) {
-      if (consumed === next) start(next++); // defensive: never await a position not started
+      if (consumed === next) pending[next] = this.#launch(order[next++]!, epoch); // defensive: never await a position not started
       const p = pending[consumed]!;
       pending[consumed] = undefined;
       consumed++;
@@ -233,6 +268,8 @@ export class ImageLoader {
     }
     stats.elapsedMs = performance.now() - started;
     this.lastEpoch = stats;
+    this.#pump = null;
+    this.#warm = warm;
     return stats;
   }
 

@@ -89,6 +89,20 @@ describe('ImageLoader', () => {
     expect(loader.badFiles.size).toBe(2);
   });
 
+  it('an epoch started ahead by the one before it equals the same epoch from a fresh loader', async () => {
+    const opts = { batchSize: 3, views: [weakView(S), strongView(S)], seed: 5 };
+    const loader = new ImageLoader(items, opts);
+    await collect(loader, 0); // its tail starts decoding epoch 1
+    const warm = await collect(loader, 1);
+    const fresh = await collect(new ImageLoader(items, opts), 1);
+    expect(warm.map((x) => Array.from(x.items))).toEqual(fresh.map((x) => Array.from(x.items)));
+    warm.forEach((x, i) => x.images.forEach((v, k) => expect(v).toEqual(fresh[i]!.images[k])));
+    // Epochs asked for out of sequence ignore what was started for another.
+    const skipped = await collect(loader, 4);
+    const fresh4 = await collect(new ImageLoader(items, opts), 4);
+    skipped.forEach((x, i) => x.images.forEach((v, k) => expect(v).toEqual(fresh4[i]!.images[k])));
+  });
+
   it('without shuffling keeps item order; validates its options', async () => {
     const loader = new ImageLoader(items.slice(0, 5), { batchSize: 2, views: [evalView(S)], seed: 0, shuffle: false });
     expect((await collect(loader, 0)).map((x) => Array.from(x.items))).toEqual([[0, 1], [2, 3], [4]]);
