@@ -205,6 +205,17 @@ export class ImageLoader {
     return { epoch, index, size: B, images, distributions, means, items: Int32Array.from(got, (d) => d.item), waitMs };
   }
 
+  /**
+   * Starts decoding the first prefetch window of `epoch`, for a consumer that
+   * knows which epoch it asks for next but will not finish the current one
+   * (a stream restarted at a fixed epoch number); `epoch(e)` adopts them.
+   */
+  prefetchEpoch(epoch: number): void {
+    if (this.#warm?.epoch === epoch) return;
+    const order = this.order(epoch).slice(0, this.options.prefetch * this.options.batchSize);
+    this.#warm = { epoch, pending: order.map((item) => this.#launch(item, epoch)) };
+  }
+
   /** The batches of one epoch, decoded ahead within the prefetch window. */
   async *epoch(epoch: number): AsyncGenerator<Batch, EpochStats> {
     const { batchSize: B, prefetch, concurrency, dropLast } = this.options;

@@ -205,6 +205,7 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
         }
         yield { ...asBatch(b), waitMs, labels: Tensor.from(b.distributions as Float64Array, [b.size, K]), unl };
       }
+      unlabeled?.prefetchEpoch((epoch + 1) * 1000); // where the next epoch's stream starts
       recordBadFiles(o.runDir, labeled, unlabeled);
     },
     step: (b, arena) => distillStep(model, { images: b.images, labels: b.labels }, b.unl, arena, o),
