@@ -101,6 +101,12 @@ describe('ImageLoader', () => {
     const skipped = await collect(loader, 4);
     const fresh4 = await collect(new ImageLoader(items, opts), 4);
     skipped.forEach((x, i) => x.images.forEach((v, k) => expect(v).toEqual(fresh4[i]!.images[k])));
+    // So does one started explicitly, as distillation's unlabeled stream does.
+    loader.prefetchEpoch(7);
+    const asked = await collect(loader, 7);
+    const fresh7 = await collect(new ImageLoader(items, opts), 7);
+    expect(asked.map((x) => Array.from(x.items))).toEqual(fresh7.map((x) => Array.from(x.items)));
+    asked.forEach((x, i) => x.images.forEach((v, k) => expect(v).toEqual(fresh7[i]!.images[k])));
   });
 
   it('without shuffling keeps item order; validates its options', async () => {
