@@ -72,10 +72,12 @@ function loaderCase(): BenchCase {
         { batchSize: 8, views: [evalView(SIZE)], seed: 0, shuffle: false, concurrency: 4 },
       );
       let images = 0;
+      let epoch = 0;
       return {
         runAsync: async () => {
           images = 0;
-          for await (const b of loader.epoch(0)) images += b.size;
+          // Successive epochs, as in training: each one's tail starts decoding the next.
+          for await (const b of loader.epoch(epoch++)) images += b.size;
         },
         check: () => (images === paths.length ? null : `loaded ${images} of ${paths.length}`),
         dispose: () => {

@@ -105,7 +105,9 @@ describe('EMD from logits (fused softmax + EMD + softmax backward)', () => {
       const ref = (x: Float64Array) => emdRef(softmaxRef(x, B, K), f64(target), B, K, r, squared, 1e-12, f64(w));
       expect(Math.abs(loss - ref(f64(logits)))).toBeLessThan(1e-6);
       expectClose(probs.data, softmaxRef(f64(logits), B, K), 1e-6, 'probs');
-      const coords = Array.from({ length: Math.min(B * K, 60) }, (_, i) => i);
+      // Spread over every block of rows, the last partial one included.
+      const nc = Math.min(B * K, 60);
+      const coords = [...new Set(Array.from({ length: nc }, (_, i) => Math.min(B * K - 1, Math.floor((i * B * K) / nc) + (i % K))))];
       const fd = finiteDifferences(ref, f64(logits), coords, 1e-6).map((v) => 0.5 * v);
       expectClose(coords.map((i) => grad.data[i] as number), fd, 1e-4, 'grad');
     });
