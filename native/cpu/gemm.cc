@@ -7,6 +7,8 @@
 // O(K*N) against O(M*N*K) of arithmetic and spares the threads any barrier.
 // Batched products with at least as many batches as threads go one batch per
 // chunk instead.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -44,26 +46,89 @@ Buffer allocFloats(int64_t n) {
   return Buffer(static_cast<float*>(std::aligned_alloc(64, bytes)));
 }
 
+// One full sliver, R wide, k-major: dst[k * R + r] = element (r, k) of the
+// operand, whose r-th line starts at src + r * ld (kAcross: the R elements of
+// one k are scattered over R lines) or whose k-th line holds them contiguously
+// at src + k * ld (!kAcross). R is a compile-time constant so the inner loop
+// unrolls into straight loads and stores; a loop over a run-time width (and
+// memcpy of 64 bytes per k) made packing a quarter of a ViT step's GEMM time.
+template <int R, bool kAcross>
+void packSliver(const float* src, int64_t ld, int64_t kc, float* dst) {
+  if (kAcross) {
+    int64_t k = 0;
+#if defined(__SSE2__)
+    if constexpr (R == 6) {
+      // The hot case (activations x, 6 rows at a time): 4 k at once, 4x4
+      // transposes in registers instead of 24 scalar loads and stores.
+      const float *r0 = src, *r1 = src + ld, *r2 = src + 2 * ld, *r3 = src + 3 * ld,
+                  *r4 = src + 4 * ld, *r5 = src + 5 * ld;
+      for (; k + 4 <= kc; k += 4) {
+        __m128 a = _mm_loadu_ps(r0 + k), b = _mm_loadu_ps(r1 + k), c = _mm_loadu_ps(r2 + k),
+               d = _mm_loadu_ps(r3 + k);
+        _MM_TRANSPOSE4_PS(a, b, c, d);  // a = rows 0-3 at k, b at k + 1, ...
+        const __m128 e = _mm_loadu_ps(r4 + k), f = _mm_loadu_ps(r5 + k);
+        const __m128 lo = _mm_unpacklo_ps(e, f), hi = _mm_unpackhi_ps(e, f);  // (r4, r5) pairs
+        float* o = dst + k * 6;
+        _mm_storeu_ps(o, a);
+        _mm_storel_pi(reinterpret_cast<__m64*>(o + 4), lo);
+        _mm_storeu_ps(o + 6, b);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(o + 10), lo);
+        _mm_storeu_ps(o + 12, c);
+        _mm_storel_pi(reinterpret_cast<__m64*>(o + 16), hi);
+        _mm_storeu_ps(o + 18, d);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(o + 22), hi);
+      }
+    }
+#endif
+    for (; k < kc; ++k)
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) dst[k * R + r] = src[r * ld + k];
+  } else {
+    for (int64_t k = 0; k < kc; ++k)
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) dst[k * R + r] = src[k * ld + r];
+  }
+}
+
+// A sliver `width` (<= R) wide, zero-padded to R: edges and unusual widths.
+void packSliverEdge(const float* src, int64_t ld, int64_t kc, int R, int width, bool kAcross,
+                    float* dst) {
+  for (int64_t k = 0; k < kc; ++k) {
+    float* d = dst + k * R;
+    for (int r = 0; r < width; ++r) d[r] = kAcross ? src[r * ld + k] : src[k * ld + r];
+    for (int r = width; r < R; ++r) d[r] = 0.0f;
+  }
+}
+
+void packSliverAny(const float* src, int64_t ld, int64_t kc, int R, int width, bool kAcross,
+                   float* dst) {
+  if (width == R) {
+    if (R == 6)
+      return kAcross ? packSliver<6, true>(src, ld, kc, dst)
+                     : packSliver<6, false>(src, ld, kc, dst);
+    if (R == 16)
+      return kAcross ? packSliver<16, true>(src, ld, kc, dst)
+                     : packSliver<16, false>(src, ld, kc, dst);
+    if (R == 12)
+      return kAcross ? packSliver<12, true>(src, ld, kc, dst)
+                     : packSliver<12, false>(src, ld, kc, dst);
+    if (R == 32)
+      return kAcross ? packSliver<32, true>(src, ld, kc, dst)
+                     : packSliver<32, false>(src, ld, kc, dst);
+  }
+  packSliverEdge(src, ld, kc, R, width, kAcross, dst);
+}
+
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into slivers of MR rows, k-major inside a sliver.
 void packA(const GemmParams& p, const float* A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
            int MR, float* Ap) {
   for (int64_t s = 0; s < mc; s += MR) {
-    int rows = static_cast<int>(std::min<int64_t>(MR, mc - s));
-    float* dst = Ap + s * kc;
+    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - s));
     if (!p.transA) {
-      // k outer: each of the MR rows is read as a sequential stream and every
-      // write is contiguous (row-outer order strides every write by MR).
-      const float* src = A + (i0 + s) * p.lda + p0;
-      for (int64_t k = 0; k < kc; ++k)
-        for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[r * p.lda + k];
+      packSliverAny(A + (i0 + s) * p.lda + p0, p.lda, kc, MR, rows, true, Ap + s * kc);
     } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = A + (p0 + k) * p.lda + i0 + s;
-        for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
-      }
+      packSliverAny(A + p0 * p.lda + i0 + s, p.lda, kc, MR, rows, false, Ap + s * kc);
     }
-    for (int r = rows; r < MR; ++r)
-      for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = 0.0f;
   }
 }
 
@@ -71,23 +136,11 @@ void packA(const GemmParams& p, const float* A, int64_t i0, int64_t mc, int64_t 
 void packB(const GemmParams& p, const float* B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
            int NR, float* Bp) {
   for (int64_t s = 0; s < nc; s += NR) {
-    int cols = static_cast<int>(std::min<int64_t>(NR, nc - s));
-    float* dst = Bp + s * kc;
+    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - s));
     if (!p.transB) {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = B + (p0 + k) * p.ldb + j0 + s;
-        float* d = dst + k * NR;
-        std::memcpy(d, src, cols * sizeof(float));
-        for (int c = cols; c < NR; ++c) d[c] = 0.0f;
-      }
+      packSliverAny(B + p0 * p.ldb + j0 + s, p.ldb, kc, NR, cols, false, Bp + s * kc);
     } else {
-      // k outer, as in packA: NR sequential read streams, contiguous writes.
-      const float* src = B + (j0 + s) * p.ldb + p0;
-      for (int64_t k = 0; k < kc; ++k) {
-        float* d = dst + k * NR;
-        for (int c = 0; c < cols; ++c) d[c] = src[c * p.ldb + k];
-        for (int c = cols; c < NR; ++c) d[c] = 0.0f;
-      }
+      packSliverAny(B + (j0 + s) * p.ldb + p0, p.ldb, kc, NR, cols, true, Bp + s * kc);
     }
   }
 }
