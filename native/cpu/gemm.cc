@@ -100,21 +100,33 @@ void packSliverEdge(const float* src, int64_t ld, int64_t kc, int R, int width, 
   }
 }
 
+template <int R>
+void packSliverFull(const float* src, int64_t ld, int64_t kc, bool kAcross, float* dst) {
+  if (kAcross) {
+    packSliver<R, true>(src, ld, kc, dst);
+  } else {
+    packSliver<R, false>(src, ld, kc, dst);
+  }
+}
+
+// The widths of the micro-kernels' MR and NR (gemm_kernel_*.cc).
 void packSliverAny(const float* src, int64_t ld, int64_t kc, int R, int width, bool kAcross,
                    float* dst) {
   if (width == R) {
-    if (R == 6)
-      return kAcross ? packSliver<6, true>(src, ld, kc, dst)
-                     : packSliver<6, false>(src, ld, kc, dst);
-    if (R == 16)
-      return kAcross ? packSliver<16, true>(src, ld, kc, dst)
-                     : packSliver<16, false>(src, ld, kc, dst);
-    if (R == 12)
-      return kAcross ? packSliver<12, true>(src, ld, kc, dst)
-                     : packSliver<12, false>(src, ld, kc, dst);
-    if (R == 32)
-      return kAcross ? packSliver<32, true>(src, ld, kc, dst)
-                     : packSliver<32, false>(src, ld, kc, dst);
+    switch (R) {
+      case 4:
+        return packSliverFull<4>(src, ld, kc, kAcross, dst);
+      case 6:
+        return packSliverFull<6>(src, ld, kc, kAcross, dst);
+      case 12:
+        return packSliverFull<12>(src, ld, kc, kAcross, dst);
+      case 16:
+        return packSliverFull<16>(src, ld, kc, kAcross, dst);
+      case 32:
+        return packSliverFull<32>(src, ld, kc, kAcross, dst);
+      default:
+        break;
+    }
   }
   packSliverEdge(src, ld, kc, R, width, kAcross, dst);
 }
