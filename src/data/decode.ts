@@ -145,7 +145,7 @@ export function viewAxes(width: number, height: number, size: number, p: ViewPar
 /**
  * A view of a pre-resized cache entry rendered by the addon (Catmull-Rom,
  * 8-bit rounding, normalisation in one pass, off the JS thread): about a
- * tenth of a sharp pipeline's cost at demo sizes, which is what lets small
+ * sixth of a sharp pipeline's time per view at demo sizes, which is what lets small
  * models train without waiting for data. Not used with colour jitter.
  */
 async function renderRawView(src: SourceImage, spec: ViewSpec, p: ViewParams, out: Float32Array, offset: number): Promise<Float32Array> {

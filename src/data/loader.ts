@@ -211,6 +211,7 @@ export class ImageLoader {
    * (a stream restarted at a fixed epoch number); `epoch(e)` adopts them.
    */
   prefetchEpoch(epoch: number): void {
+    this.#pump = null; // the abandoned epoch stops refilling its window
     if (this.#warm?.epoch === epoch) return;
     const order = this.order(epoch).slice(0, this.options.prefetch * this.options.batchSize);
     this.#warm = { epoch, pending: order.map((item) => this.#launch(item, epoch)) };
