@@ -10,7 +10,7 @@ Reads one JSON spec from argv[1] (or stdin when argv[1] is absent or "-"):
 and prints one JSON object:
 
     {"torch": "1.13.0", "blas": {...}, "results": [{"threads": 1, "ms": 4.2, "mean_ms": 4.3,
-     "samples": 300, "inner": 1}, ...]}
+     "samples": 300, "inner": 1}, ...], "max_rss_mb": 210.5}
 
 Each workload mirrors the cskd benchmark of the same name (bench/suites/):
 inputs are fixed random tensors allocated once, outside the timed function;
@@ -25,6 +25,7 @@ Run with Debian's python3-torch under /usr/bin/python3.
 """
 
 import json
+import resource
 import statistics
 import sys
 import time
@@ -277,7 +278,9 @@ def main():
         r = _measure(step, float(spec.get("min_time", 1.0)), int(spec.get("min_samples", 5)))
         r["threads"] = torch.get_num_threads()
         results.append(r)
-    print(json.dumps({"torch": torch.__version__, "blas": blas, "results": results}))
+    # Peak resident memory of this process (ru_maxrss is in KiB on Linux).
+    max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"torch": torch.__version__, "blas": blas, "results": results, "max_rss_mb": max_rss_mb}))
 
 
 if __name__ == "__main__":
