@@ -54,7 +54,7 @@ Buffer allocFloats(int64_t n) {
 // memcpy of 64 bytes per k) made packing a quarter of a ViT step's GEMM time.
 template <int R, bool kAcross>
 void packSliver(const float* src, int64_t ld, int64_t kc, float* dst) {
-  if (kAcross) {
+  if constexpr (kAcross) {
     int64_t k = 0;
 #if defined(__SSE2__)
     if constexpr (R == 6) {
