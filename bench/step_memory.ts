@@ -22,8 +22,8 @@ if (values.child) {
   const { AdamW } = await import('../src/optim/adamw.js');
   const { Arena } = await import('../src/tensor/arena.js');
   const { Tensor } = await import('../src/tensor/tensor.js');
-  const { Model } = await import('../src/train/model.js');
-  const { supervisedStep } = await import('../src/train/steps.js');
+  const { Model } = await import('../src/model/model.js');
+  const { supervisedStep } = await import('../src/train/finetune.js');
   const { Rng } = await import('../src/util/rng.js');
   const c = vitConfig(values.model!);
   const model = new Model({ encoder: c, head: { kind: 'score', bins: BINS } }).init(new Rng(1));

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-import { clipFeatures } from '../clip/provider.js';
+import { clipFeatures } from '../train/features.js';
 import { formatDemoTable, runDemo } from '../train/demo.js';
 import { printEvents } from './events.js';
 

@@ -2,9 +2,10 @@ import { parseArgs } from 'node:util';
 
 import { loadDataset } from '../data/datasets.js';
 import { evalView } from '../data/transforms.js';
-import { evaluateOnnx, evaluateSplit } from '../eval/evaluate.js';
+import { evaluateSplit } from '../eval/evaluate.js';
+import { evaluateOnnx } from '../score/evaluate.js';
 import type { ScoreReport } from '../eval/metrics.js';
-import { loadModel } from '../train/model_io.js';
+import { loadModel } from '../model/io.js';
 import { formatResultTable } from './table.js';
 
 export const usage = `cskd eval --model <checkpoint.safetensors|model.onnx> --data <dataset config> [--split test] [--json]

@@ -1,6 +1,6 @@
 // Training events to the terminal: a progress line per phase on a TTY (plain
 // lines otherwise), one line per epoch, and log messages.
-import { ProgressPrinter } from '../train/progress.js';
+import { ProgressPrinter } from '../util/progress.js';
 import type { TrainOptions } from '../train/pipeline.js';
 
 export function printEvents(out: NodeJS.WriteStream = process.stderr): NonNullable<TrainOptions['onEvent']> {

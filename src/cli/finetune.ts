@@ -1,4 +1,4 @@
-import { loadModel } from '../train/model_io.js';
+import { loadModel } from '../model/io.js';
 import { runTeacher, scoreModels } from '../train/pipeline.js';
 import { preparePhaseCommand } from './phase_args.js';
 import { formatResultTable } from './table.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-import { systemInfo } from '../info.js';
+import { systemInfo } from '../tensor/devices.js';
 
 export const usage = `cskd info [--json]
   Version, CPU features, the GEMM kernel in use, and whether CUDA was compiled in

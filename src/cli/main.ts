@@ -1,5 +1,5 @@
 // The cskd command line: one file per command, each a thin shell over the TS API.
-import { packageVersion } from '../info.js';
+import { packageVersion } from '../util/package.js';
 import * as analyze from './analyze.js';
 import * as align from './align.js';
 import * as data from './data.js';

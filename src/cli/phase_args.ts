@@ -2,10 +2,10 @@
 // an optional run directory to continue, and the run prepared from them.
 import { parseArgs } from 'node:util';
 
-import { clipFeatures } from '../clip/provider.js';
+import { clipFeatures } from '../train/features.js';
 import { loadTrainConfig } from '../train/config.js';
 import { configBaseDir, prepareRun, type RunContext } from '../train/pipeline.js';
-import { RunDir } from '../train/run_dir.js';
+import { RunDir } from '../run/run_dir.js';
 import { printEvents } from './events.js';
 
 export async function preparePhaseCommand(argv: string[], models: string[]): Promise<{ ctx: RunContext; values: Record<string, string | undefined> }> {

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 
-import { clipFeatures } from '../clip/provider.js';
+import { clipFeatures } from '../train/features.js';
 import { loadTrainConfig } from '../train/config.js';
 import { configBaseDir, train } from '../train/pipeline.js';
-import { RunDir } from '../train/run_dir.js';
+import { RunDir } from '../run/run_dir.js';
 import { printEvents } from './events.js';
 import { formatResultTable } from './table.js';
 

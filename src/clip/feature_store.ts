@@ -25,17 +25,19 @@
 // and are read row by row at their offsets (pread), with a small LRU of open
 // shard files, so a store of millions of images costs its paths, not its
 // floats.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import { openImage, renderView } from '../data/decode.js';
 import { ImageFileError } from '../data/errors.js';
 import { hashSeed, Rng } from '../util/rng.js';
 import { validateViewSpec, type ViewSpec } from '../data/transforms.js';
-import { writeSafetensors } from '../tensor/safetensors.js';
+import { readFully, readSafetensorsHeader, writeSafetensors } from '../tensor/safetensors.js';
 import { type ClipEncoder, encoderView, type EncoderPreprocessing } from './encoder.js';
-import { sha256, syncDir, writeFileAtomicSync } from './files.js';
+import { syncDir, writeFileAtomicSync } from '../util/atomic_file.js';
+import { sha256 } from './files.js';
+import { STANDIN_NAME } from './standin.js';
 
 export const STORE_FORMAT = 'cskd-feature-store';
 export const STORE_VERSION = 1;
@@ -123,31 +125,15 @@ interface ShardLayout {
   metadata: Record<string, string>;
 }
 
-function readFully(fd: number, into: Uint8Array, position: number, source: string): void {
-  let done = 0;
-  while (done < into.length) {
-    const got = readSync(fd, into, done, into.length - done, position + done);
-    if (got === 0) throw new Error(`${source}: unexpected end of file at byte ${position + done} (truncated shard?)`);
-    done += got;
-  }
-}
-
 /** A shard's header: where its rows start, their count and width, its metadata. */
 function readShardLayout(fd: number, source: string): ShardLayout {
-  const size = fstatSync(fd).size;
-  const len = new Uint8Array(8);
-  readFully(fd, len, 0, source);
-  const headerLen = Number(new DataView(len.buffer).getBigUint64(0, true));
-  if (headerLen > size - 8) throw new Error(`${source}: header length ${headerLen} exceeds the file (${size} bytes)`);
-  const json = new Uint8Array(headerLen);
-  readFully(fd, json, 8, source);
-  const header = JSON.parse(new TextDecoder().decode(json)) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> & { __metadata__?: Record<string, string> };
-  const e = header[TENSOR];
+  const { entries, metadata, dataStart, size } = readSafetensorsHeader(fd, source, (name) => name === TENSOR);
+  const e = entries[0];
   if (!e || e.dtype !== 'F32' || e.shape.length !== 2) throw new Error(`${source}: no float32 [n, D] tensor '${TENSOR}'`);
   const [rows, dim] = e.shape as [number, number];
-  const dataStart = 8 + headerLen + e.data_offsets[0];
-  if (dataStart + rows * dim * 4 > size) throw new Error(`${source}: ${rows}×${dim} embeddings do not fit the file (${size} bytes)`);
-  return { dataStart, rows, dim, metadata: header.__metadata__ ?? {} };
+  const start = dataStart + e.begin;
+  if (start + rows * dim * 4 > size) throw new Error(`${source}: ${rows}×${dim} embeddings do not fit the file (${size} bytes)`);
+  return { dataStart: start, rows, dim, metadata };
 }
 
 function shardName(n: number): string {
@@ -164,7 +150,26 @@ export interface FeatureStoreOpenOptions {
 }
 
 /** A finished (or partly finished) store, opened for reading. */
-export class FeatureStore {
+/**
+ * Where a pool's store lives unless one is named: features/<model> beside the
+ * pool's dataset config (or image folder). `cskd features` and `cskd train`
+ * both use it, so features computed first are found by training.
+ */
+export function defaultFeatureStoreDir(poolSource: string, clipModel: string): string {
+  const name = clipModel === STANDIN_NAME ? 'standin' : basename(resolve(clipModel)).replace(/\.(onnx|safetensors)$/, '');
+  return resolve(dirname(resolve(poolSource)), 'features', name);
+}
+
+/** Stored frozen-encoder embeddings looked up by image path: what phase 1 reads. */
+export interface FeatureLookup {
+  readonly dim: number;
+  /** The view the embeddings were computed on; phase 1 shows the encoder the same one. */
+  readonly view: ViewSpec;
+  /** The embedding of an image, or null when the store has none for it. */
+  get(path: string): Float32Array | null;
+}
+
+export class FeatureStore implements FeatureLookup {
   readonly dir: string;
   readonly header: StoreHeader;
   readonly dim: number;

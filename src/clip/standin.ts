@@ -29,7 +29,8 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 
 import { METADATA_FORMAT_VERSION, type OnnxPreprocessing } from '../onnx/metadata.js';
-import { cacheDir, sha256, writeFileAtomicSync } from './files.js';
+import { writeFileAtomicSync } from '../util/atomic_file.js';
+import { cacheDir, sha256 } from './files.js';
 
 const { onnx } = onnxProto;
 

@@ -2,6 +2,7 @@
 // the formats under formats/) and unlabeled sources. Relative paths resolve
 // against the config file's folder. Reading never throws on bad rows: every
 // problem is kept as a file:line issue next to the samples that were fine.
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 
@@ -130,4 +131,27 @@ export async function loadDatasetConfig(config: DatasetConfig, baseDir: string):
   for (const [name, src] of Object.entries(config.labeled ?? {})) splits.push(await readLabeledSplit(name, src, baseDir));
   const { sources, issues } = await resolvePool(config.unlabeled ?? [], baseDir);
   return { name: config.name ?? basename(baseDir), baseDir, threshold: config.threshold ?? 5, splits, unlabeled: sources, issues };
+}
+
+/**
+ * The split named `name` (null: none). A missing or empty split is an error
+ * naming what it was wanted for and which splits the dataset has.
+ */
+export function findSplit(ds: Dataset, name: string, role: string): LabeledSplit;
+export function findSplit(ds: Dataset, name: string | null, role: string): LabeledSplit | null;
+export function findSplit(ds: Dataset, name: string | null, role: string): LabeledSplit | null {
+  if (name === null) return null;
+  const s = ds.splits.find((x) => x.name === name);
+  if (!s) throw new Error(`dataset '${ds.name}' has no split '${name}' (for ${role}); it has: ${ds.splits.map((x) => x.name).join(', ') || 'none'}`);
+  if (s.samples.length === 0) throw new Error(`split '${name}' of dataset '${ds.name}' has no usable samples`);
+  return s;
+}
+
+/** An unlabeled pool from a path: a dataset config's unlabeled sources, or one folder of images as one source. */
+export async function loadUnlabeledPool(source: string): Promise<{ sources: UnlabeledSource[]; issues: LabelIssue[]; isFolder: boolean }> {
+  const abs = resolve(source);
+  if (!existsSync(abs)) throw new Error(`${abs} does not exist (expected a dataset config .json with 'unlabeled' sources, or a folder of images)`);
+  if (statSync(abs).isDirectory()) return { ...(await resolvePool([{ name: basename(abs), dir: abs }], abs)), isFolder: true };
+  const ds = await loadDataset(abs);
+  return { sources: ds.unlabeled, issues: ds.issues, isFolder: false };
 }

@@ -22,7 +22,7 @@ import { vitConfig } from '../nn/registry.js';
 import { VisionTransformer } from '../nn/vit.js';
 import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
-import { loadModel } from '../train/model_io.js';
+import { loadModel } from '../model/io.js';
 import { Rng } from '../util/rng.js';
 import { attentionFigure, figureToPng } from './plots.js';
 

@@ -6,8 +6,7 @@ import type { ViewSpec } from '../data/transforms.js';
 import { softmaxForward } from '../ops/softmax.js';
 import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { Model } from '../train/model.js';
-import { Scorer } from '../score/scorer.js';
+import type { Model } from '../model/model.js';
 import { type ScoreReport, scoreReport } from './metrics.js';
 
 export interface Predictions {
@@ -93,35 +92,4 @@ export async function evaluateSplit(
     bins: K,
   });
   return { split: split.name, report, predictions, targets };
-}
-
-/**
- * The metrics of an exported ONNX model on a labeled split, through the same
- * Scorer applications use (its preprocessing comes from the model's metadata).
- */
-export async function evaluateOnnx(modelPath: string, split: LabeledSplit, opts: { threshold?: number; threads?: number } = {}): Promise<{ report: ScoreReport; skipped: Map<string, string> }> {
-  const scorer = await Scorer.load(modelPath, opts.threads ? { threads: opts.threads } : {});
-  try {
-    const K = split.bins.length;
-    const means: number[] = [];
-    const targets: number[] = [];
-    const predDist: number[] = [];
-    const targetDist: number[] = [];
-    const skipped = new Map<string, string>();
-    for await (const r of scorer.scoreMany(split.samples.map((s) => s.path))) {
-      const s = split.samples[r.index] as (typeof split.samples)[number];
-      if (r.error) {
-        skipped.set(s.path, `${r.error.kind}: ${r.error.detail}`);
-        continue;
-      }
-      if (r.score.distribution.length !== K) throw new RangeError(`${modelPath}: ${r.score.distribution.length} score bins, split '${split.name}' has ${K}`);
-      means.push(r.score.mean);
-      targets.push(s.mean);
-      predDist.push(...r.score.distribution);
-      targetDist.push(...s.distribution);
-    }
-    return { report: scoreReport(means, targets, { threshold: opts.threshold ?? 5, predDist, targetDist, bins: K }), skipped };
-  } finally {
-    await scorer.release();
-  }
 }

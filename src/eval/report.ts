@@ -9,13 +9,16 @@
 // A `cskd demo` directory (a 'demo' event and seed-*/ run directories) gets the
 // ablation table over seeds; its curves show every seed, and predictions and
 // attention come from the first seed's run.
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
-import { type LabeledSplit, loadDataset } from '../data/datasets.js';
+import { type LabeledSplit, findSplit, loadDataset } from '../data/datasets.js';
 import { evalView } from '../data/transforms.js';
-import { systemInfo } from '../info.js';
-import { loadModel } from '../train/model_io.js';
+import { environmentRows } from '../tensor/devices.js';
+import { loadModel } from '../model/io.js';
+import { type RunEvent, readEvents } from '../run/events.js';
+import { CONFIG_FILE, METRICS_FILE, type PhaseName, REPORT_FILE, checkpointPath, metricsFile, modelPath, predictionsDir, seedRunPaths } from '../run/run_dir.js';
+import { writeFileAtomicSync } from '../util/atomic_file.js';
 import {
   type AnalyzedEncoder,
   type AttentionAnalysis,
@@ -41,22 +44,7 @@ export interface RunReportOptions {
   out?: string;
 }
 
-type Event = Record<string, unknown>;
-
-function readEvents(dir: string): Event[] {
-  const f = join(dir, 'metrics.jsonl');
-  if (!existsSync(f)) return [];
-  const out: Event[] = [];
-  for (const line of readFileSync(f, 'utf8').split('\n')) {
-    if (!line) continue;
-    try {
-      out.push(JSON.parse(line) as Event);
-    } catch {
-      /* a torn last line from a killed process */
-    }
-  }
-  return out;
-}
+type Event = RunEvent;
 
 function readJson(path: string): Record<string, unknown> | null {
   try {
@@ -64,14 +52,6 @@ function readJson(path: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-/** seed-* run directories of a demo directory, in seed order. */
-function seedDirs(dir: string): { seed: number; path: string }[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && /^seed-\d+$/.test(e.name) && existsSync(join(dir, e.name, 'metrics.jsonl')))
-    .map((e) => ({ seed: Number(e.name.slice(5)), path: join(dir, e.name) }))
-    .sort((a, b) => a.seed - b.seed);
 }
 
 const fmt = (v: unknown, digits = 3) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–');
@@ -172,16 +152,16 @@ function slug(name: string): string {
  * report plots them without scoring the split again. Returns the file written.
  */
 export function savePredictions(runDir: string, model: string, ev: Evaluation): string {
-  const dir = join(resolve(runDir), 'predictions');
+  const dir = predictionsDir(resolve(runDir));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${slug(model)}.json`);
   const saved: SavedPredictions = { model, split: ev.split, paths: ev.predictions.paths, targets: Array.from(ev.targets), means: Array.from(ev.predictions.means) };
-  writeFileSync(file, `${JSON.stringify(saved)}\n`);
+  writeFileAtomicSync(file, `${JSON.stringify(saved)}\n`);
   return file;
 }
 
 function readSavedPredictions(runPath: string): SavedPredictions[] {
-  const dir = join(runPath, 'predictions');
+  const dir = predictionsDir(runPath);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
@@ -231,10 +211,9 @@ async function predictionSection(runPath: string, config: Record<string, unknown
   else {
     try {
       const ds = await loadDataset(resolve(runPath, data));
-      split = ds.splits.find((s) => s.name === splitName);
-      if (!split || split.samples.length === 0) problem = `The dataset has no samples in split '${escapeXml(splitName)}'.`;
+      split = findSplit(ds, splitName, 'the report');
     } catch (e) {
-      problem = `Could not open the dataset ${escapeXml(data)}: ${escapeXml((e as Error).message)}`;
+      problem = `Could not read split '${escapeXml(splitName)}' of ${escapeXml(data)}: ${escapeXml((e as Error).message)}`;
     }
   }
   const testImages = split?.samples.map((s) => s.path) ?? saved[0]?.paths ?? [];
@@ -242,8 +221,8 @@ async function predictionSection(runPath: string, config: Record<string, unknown
   if (saved.length > 0) return { html: predictionFigures(saved, split?.bins ?? []), testImages };
   if (!split) return { html: `<p class="note">${problem}</p>`, testImages };
   const models = [
-    ['student', join(runPath, 'models', 'student.safetensors')],
-    ['teacher', join(runPath, 'models', 'teacher.safetensors')],
+    ['student', modelPath(runPath, 'student')],
+    ['teacher', modelPath(runPath, 'teacher')],
   ].filter(([, p]) => existsSync(p as string)) as [string, string][];
   if (models.length === 0) return { html: '<p class="note">No final models in models/ (the run did not finish).</p>', testImages };
   const preds: SavedPredictions[] = [];
@@ -261,12 +240,12 @@ export function runEncoders(runPath: string, config: Record<string, unknown> | n
   const out: AnalyzedEncoder[] = [];
   const student = (config?.['student'] as { model?: string } | undefined)?.model;
   const seed = typeof config?.['seed'] === 'number' ? (config['seed'] as number) : 0;
-  const ck = (name: string) => join(runPath, 'checkpoints', `${name}-last.safetensors`);
+  const ck = (phase: PhaseName) => checkpointPath(runPath, phase, 'last');
   if (student && existsSync(ck('align-student'))) out.push(encoderAtInit(student, seed, 'student encoder at init (before alignment)'));
   if (existsSync(ck('align-student'))) out.push(encoderFromCheckpoint(ck('align-student'), 'student encoder after alignment'));
   if (existsSync(ck('student-no-align'))) out.push(encoderFromCheckpoint(ck('student-no-align'), 'student without alignment'));
-  if (existsSync(join(runPath, 'models', 'student.safetensors'))) out.push(encoderFromCheckpoint(join(runPath, 'models', 'student.safetensors'), 'student (aligned + unlabeled)'));
-  if (existsSync(join(runPath, 'models', 'teacher.safetensors'))) out.push(encoderFromCheckpoint(join(runPath, 'models', 'teacher.safetensors'), 'teacher'));
+  if (existsSync(modelPath(runPath, 'student'))) out.push(encoderFromCheckpoint(modelPath(runPath, 'student'), 'student (aligned + unlabeled)'));
+  if (existsSync(modelPath(runPath, 'teacher'))) out.push(encoderFromCheckpoint(modelPath(runPath, 'teacher'), 'teacher'));
   const clip = (config?.['clip'] as { model?: string } | undefined)?.model;
   if (clip && /\.safetensors$/i.test(clip) && existsSync(resolve(runPath, clip))) out.push(encoderFromClip(resolve(runPath, clip), 'CLIP'));
   return out;
@@ -289,23 +268,9 @@ async function attentionSection(runPath: string, config: Record<string, unknown>
 }
 
 function environmentTable(): string {
-  const info = systemInfo();
-  const features = Object.entries(info.cpu.features)
-    .filter(([, on]) => on)
-    .map(([name]) => name)
-    .join(' ');
-  const cuda = info.cuda.compiled
-    ? `compiled (runtime ${info.cuda.runtimeVersion ?? '?'}); ${info.cuda.devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ') || `no device (${info.cuda.reason ?? 'none found'})`}`
-    : 'not compiled';
-  const rows: [string, string][] = [
-    ['cskd', info.version],
-    ['Node', `${info.node} (${info.platform})`],
-    ['CPU', `${info.cpu.model}, ${info.cpu.cores} cores, ${info.threads} kernel threads`],
-    ['CPU features', features || 'baseline x86-64'],
-    ['GEMM', info.gemm],
-    ['CUDA', cuda],
-  ];
-  return `<table class="kv"><tbody>${rows.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`;
+  return `<table class="kv"><tbody>${environmentRows()
+    .map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`)
+    .join('')}</tbody></table>`;
 }
 
 function throughputTable(events: Event[]): string {
@@ -341,14 +306,14 @@ code{font-size:12.5px;background:#f0f2f5;padding:1px 4px;border-radius:3px}
 /** Writes runDir/report.html (or opts.out) and returns its path. */
 export async function writeRunReport(runDir: string, opts: RunReportOptions = {}): Promise<string> {
   const root = resolve(runDir);
-  if (!existsSync(join(root, 'metrics.jsonl'))) throw new Error(`${root}: not a run directory (no metrics.jsonl)`);
-  const rootEvents = readEvents(root);
+  if (!existsSync(metricsFile(root))) throw new Error(`${root}: not a run directory (no ${METRICS_FILE})`);
+  const rootEvents = readEvents(metricsFile(root));
   const demo = [...rootEvents].reverse().find((e) => e['event'] === 'demo') as (Event & { rows?: { name: string; reports: ScoreReport[] }[] }) | undefined;
-  const seeds = demo ? seedDirs(root) : [];
-  const runs = demo ? seeds.map((s) => ({ seed: s.seed, path: s.path, events: readEvents(s.path) })) : [{ seed: null, path: root, events: rootEvents }];
+  const seeds = demo ? seedRunPaths(root) : [];
+  const runs = demo ? seeds.map((s) => ({ seed: s.seed, path: s.path, events: readEvents(metricsFile(s.path)) })) : [{ seed: null, path: root, events: rootEvents }];
   const primary = runs[0];
   if (!primary) throw new Error(`${root}: a demo directory without seed-*/ run directories`);
-  const config = readJson(join(primary.path, 'config.json'));
+  const config = readJson(join(primary.path, CONFIG_FILE));
   const sections: string[] = [];
 
   const synthetic = demo || config?.['clip'] && (config['clip'] as { model?: string }).model === 'standin';
@@ -403,7 +368,7 @@ export async function writeRunReport(runDir: string, opts: RunReportOptions = {}
     `<title>${escapeXml(title)}</title><style>${CSS}</style></head>\n<body><main>\n<h1>${escapeXml(title)}</h1>\n` +
     `<p class="meta">${escapeXml(root)} · written ${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}${runs.length > 1 ? ` · ${runs.length} seeds` : ''}</p>\n` +
     `${sections.join('\n')}\n</main></body></html>\n`;
-  const out = opts.out ?? join(root, 'report.html');
-  writeFileSync(out, html);
+  const out = opts.out ?? join(root, REPORT_FILE);
+  writeFileAtomicSync(out, html);
   return out;
 }

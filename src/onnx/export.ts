@@ -17,15 +17,13 @@
 // - Only the batch dimension is dynamic; the image size is the encoder's.
 // - Protobuf caps a message at 2 GiB; larger models would need ONNX external
 //   data, which this exporter does not write (it says so).
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
 
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 
-import { packageVersion } from '../info.js';
+import { packageVersion } from '../util/package.js';
+import { writeFileAtomicSync } from '../util/atomic_file.js';
 import { Projector, ScoreHead } from '../nn/heads.js';
 import type { Attention, LayerNorm, Linear, Mlp } from '../nn/layers.js';
 import type { Parameter } from '../nn/parameters.js';
@@ -329,28 +327,7 @@ export function buildOnnxModel(opts: OnnxExportOptions): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Writes bytes to path atomically: a temp file beside it, fsync, rename. */
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  // Make the rename itself durable (not possible on every platform).
-  const dir = await open(dirname(path), 'r').catch(() => null);
-  if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
-}
-
 /** Exports an encoder and head to an .onnx file (written atomically). */
 export async function exportOnnx(path: string, opts: OnnxExportOptions): Promise<void> {
-  await writeFileAtomic(path, buildOnnxModel(opts));
+  writeFileAtomicSync(path, buildOnnxModel(opts));
 }

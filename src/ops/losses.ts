@@ -3,6 +3,7 @@
 import { native } from '../native.js';
 import { expectCpuFloat32, expectFinite, expectShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { NonFiniteError } from '../util/errors.js';
 
 interface Common {
   /** Per-sample weights [B]; loss = (1/B) Σ w_i l_i. */
@@ -25,12 +26,12 @@ function checkLoss(op: string, pred: Tensor, target: Tensor, c: Common): [number
 }
 
 /** A loss came out NaN or infinite: the trainer stops before updating the weights. */
-export class NonFiniteLossError extends RangeError {
+export class NonFiniteLossError extends NonFiniteError {
   constructor(
     readonly op: string,
-    readonly value: number,
+    value: number,
   ) {
-    super(`${op}: loss is ${value} (non-finite input or prediction)`);
+    super('loss', value, `${op}: loss is ${value} (non-finite input or prediction)`);
     this.name = 'NonFiniteLossError';
   }
 }

@@ -1,8 +1,9 @@
 // AdamW over a model's flat parameter buffer: one fused native call per step,
 // per-parameter segments carrying layer-wise lr and the no-decay mask.
 import type { ParameterSet } from '../nn/parameters.js';
-import { SegmentTable, adamwStep, clipCoefficient } from '../ops/optim.js';
+import { SegmentTable, adamwStep, gradNorm } from '../ops/optim.js';
 import { Tensor } from '../tensor/tensor.js';
+import { NonFiniteError } from '../util/errors.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -53,18 +54,18 @@ export class AdamW {
   /**
    * One update from the accumulated gradients at learning rate `lr`.
    * gradScale multiplies the gradients first (e.g. 1 / micro-batches); clipping
-   * applies to the scaled gradient. Throws on a non-finite gradient norm,
-   * leaving the parameters untouched.
+   * applies to the scaled gradient. A non-finite gradient throws
+   * NonFiniteError and leaves the parameters untouched, whether or not
+   * clipping is on: the norm's one sum-of-squares pass is the check (any NaN
+   * or Inf element makes it non-finite), so it costs no second pass.
    */
   update(lr: number, gradScale = 1): StepReport {
     const grads = this.params.grads;
+    const raw = gradNorm(grads);
+    const norm = raw * gradScale;
+    if (!Number.isFinite(raw)) throw new NonFiniteError('gradient', norm, `AdamW: gradient norm is ${norm}`);
     let coefficient = gradScale;
-    let norm = NaN;
-    if (this.options.clipNorm > 0) {
-      const c = clipCoefficient(grads, this.options.clipNorm / gradScale);
-      norm = c.norm * gradScale;
-      coefficient = gradScale * c.coefficient;
-    }
+    if (this.options.clipNorm > 0) coefficient = gradScale * Math.min(1, this.options.clipNorm / gradScale / (raw + 1e-6));
     this.#table.setLearningRates(lr, this.#multipliers);
     adamwStep(this.params.values, grads, this.m, this.v, this.#table, {
       step: this.step + 1,

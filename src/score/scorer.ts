@@ -11,14 +11,13 @@
 //   a model call continue during it.
 // - mean and std are computed in float64 from the distribution, with the bin
 //   scores from the metadata: μ = Σ s_k p_k, σ = √(Σ (s_k − μ)² p_k).
-import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 
 import * as ort from 'onnxruntime-node';
 
 import { ImageFileError } from '../data/errors.js';
-import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
+import { isCheckpoint } from '../model/checkpoint.js';
 import { parseOnnxMetadata, type OnnxModelMetadata, type OnnxPreprocessing } from '../onnx/metadata.js';
 import { preprocess, type ScoreInput } from './preprocess.js';
 
@@ -84,23 +83,6 @@ function positiveInt(op: string, name: string, v: number | undefined, fallback: 
   return v;
 }
 
-/** Whether the file starts like a safetensors file whose metadata says it is a cskd checkpoint. */
-function isCskdCheckpoint(path: string): boolean {
-  let fd: number | null = null;
-  try {
-    fd = openSync(path, 'r');
-    const head = Buffer.alloc(4096);
-    const n = readSync(fd, head, 0, head.length, 0);
-    if (n < 9) return false;
-    const len = Number(head.readBigUInt64LE(0));
-    return head[8] === 0x7b && len > 0 && head.subarray(8, n).includes(CHECKPOINT_FORMAT);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
-}
-
 export class Scorer {
   readonly metadata: OnnxModelMetadata;
   readonly preprocessing: OnnxPreprocessing;
@@ -145,7 +127,7 @@ export class Scorer {
     } catch (e) {
       throw new Error(`Scorer.load: cannot read ${modelPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
     }
-    if (isCskdCheckpoint(modelPath)) {
+    if (isCheckpoint(modelPath)) {
       throw new Error(
         `Scorer.load: ${modelPath} is a cskd training checkpoint; the scorer reads exported ONNX models. ` +
           'Export it first with exportOnnx(path, { encoder, head, preprocessing }) (src/onnx/export.ts).',

@@ -8,8 +8,9 @@
 // of loading the whole file, so a `select` filter (e.g. only a CLIP model's
 // vision tower) costs nothing for the tensors it skips, and files past 2 GiB
 // work. Writing stores float32, atomically (temp file, fsync, rename).
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+import { writeFileAtomicSync } from '../util/atomic_file.js';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64';
 
@@ -32,7 +33,7 @@ export interface ReadSafetensorsOptions {
   select?: (name: string) => boolean;
 }
 
-interface HeaderEntry {
+export interface HeaderEntry {
   name: string;
   dtype: SafetensorsDType;
   shape: number[];
@@ -119,7 +120,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'buffer', opts: Rea
   return { tensors, metadata };
 }
 
-function readFully(fd: number, into: Uint8Array, position: number, source: string): void {
+/** Reads exactly into.length bytes at `position`; a short file is an error naming the offset. */
+export function readFully(fd: number, into: Uint8Array, position: number, source: string): void {
   let done = 0;
   while (done < into.length) {
     const got = readSync(fd, into, done, into.length - done, position + done);
@@ -128,19 +130,34 @@ function readFully(fd: number, into: Uint8Array, position: number, source: strin
   }
 }
 
+export interface SafetensorsHeader {
+  /** The selected tensors' dtypes, shapes and byte ranges relative to dataStart. */
+  entries: HeaderEntry[];
+  metadata: Record<string, string>;
+  /** Byte offset of the data section. */
+  dataStart: number;
+  /** File size in bytes. */
+  size: number;
+}
+
+/** Reads and checks the header of an open safetensors file (no tensor data is read). */
+export function readSafetensorsHeader(fd: number, source: string, select: (name: string) => boolean = () => true): SafetensorsHeader {
+  const size = fstatSync(fd).size;
+  if (size < 8) throw new Error(`${source}: not a safetensors file (${size} bytes)`);
+  const lenBytes = new Uint8Array(8);
+  readFully(fd, lenBytes, 0, source);
+  const headerLen = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
+  if (headerLen > size - 8) throw new Error(`${source}: header length ${headerLen} exceeds the file (${size} bytes); truncated?`);
+  const json = new Uint8Array(headerLen);
+  readFully(fd, json, 8, source);
+  const dataStart = 8 + headerLen;
+  return { ...parseHeader(json, size - dataStart, source, select), dataStart, size };
+}
+
 export function readSafetensors(path: string, opts: ReadSafetensorsOptions = {}): SafetensorsFile {
   const fd = openSync(path, 'r');
   try {
-    const size = fstatSync(fd).size;
-    if (size < 8) throw new Error(`${path}: not a safetensors file (${size} bytes)`);
-    const lenBytes = new Uint8Array(8);
-    readFully(fd, lenBytes, 0, path);
-    const headerLen = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
-    if (headerLen > size - 8) throw new Error(`${path}: header length ${headerLen} exceeds the file (${size} bytes); truncated?`);
-    const json = new Uint8Array(headerLen);
-    readFully(fd, json, 8, path);
-    const dataStart = 8 + headerLen;
-    const { entries, metadata } = parseHeader(json, size - dataStart, path, opts.select ?? (() => true));
+    const { entries, metadata, dataStart } = readSafetensorsHeader(fd, path, opts.select);
     const tensors = new Map<string, SafeTensor>();
     for (const e of entries) {
       const n = e.shape.reduce((a, b) => a * b, 1);
@@ -198,34 +215,5 @@ export function writeSafetensors(
   const lenBytes = new Uint8Array(8);
   new DataView(lenBytes.buffer).setBigUint64(0, BigInt(jsonBytes.length), true);
 
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
-  let written = false;
-  try {
-    writeAll(fd, lenBytes);
-    writeAll(fd, jsonBytes);
-    for (const [, t] of list) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fsyncSync(fd);
-    written = true;
-  } finally {
-    closeSync(fd);
-    if (!written) rmSync(tmp, { force: true });
-  }
-  renameSync(tmp, path);
-  // Persist the rename itself; not every platform lets a directory be opened.
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+  writeFileAtomicSync(path, [lenBytes, jsonBytes, ...list.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
 }

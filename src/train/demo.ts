@@ -4,14 +4,15 @@
 // encoder's features, trains both encoders' alignment, the teacher, the
 // student and its two baselines, and scores them on the test split. With
 // several seeds it reports mean and spread, so a gain can be told from noise.
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import { generateDemo } from '../data/demo.js';
 import { writeRunReport } from '../eval/report.js';
 import { type ScoreReport, meanAndSpread } from '../eval/metrics.js';
 import { type TrainConfig, resolveTrainConfig } from './config.js';
-import { type FeatureProvider, type TrainOptions, train } from './pipeline.js';
-import { RunDir } from './run_dir.js';
+import { RunDir } from '../run/run_dir.js';
+import type { FeatureProvider } from './features.js';
+import { type TrainOptions, train } from './pipeline.js';
 
 /** Sized so the whole demo (3 alignments × 2 encoders aside) runs in minutes on 2 cores. */
 export function demoConfig(dataConfig: string, seed: number): TrainConfig {
@@ -64,7 +65,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const rows = new Map<string, ScoreReport[]>();
   for (const seed of seeds) {
     const config = demoConfig(data.config, seed);
-    const seedDir = new RunDir(join(runDir.path, `seed-${seed}`));
+    const seedDir = runDir.seed(seed);
     const r = await train(config, { runDir: seedDir, features: o.features, report: false, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
     for (const row of r.rows) rows.set(row.name, [...(rows.get(row.name) ?? []), row.report]);
   }

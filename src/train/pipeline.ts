@@ -6,7 +6,7 @@
 //   5. every model scored on the test split; the student exported (safetensors, ONNX)
 import { dirname, resolve } from 'node:path';
 
-import { type Dataset, type LabeledSplit, loadDataset } from '../data/datasets.js';
+import { type Dataset, type LabeledSplit, findSplit, loadDataset } from '../data/datasets.js';
 import { ImageCache } from '../data/loader.js';
 import { evalView } from '../data/transforms.js';
 import { type Evaluation, evaluateSplit } from '../eval/evaluate.js';
@@ -16,15 +16,15 @@ import { importClipVision } from '../nn/clip.js';
 import { vitConfig } from '../nn/registry.js';
 import type { VitConfig } from '../nn/vit.js';
 import { exportOnnx } from '../onnx/export.js';
+import { saveModel } from '../model/io.js';
+import type { Model } from '../model/model.js';
+import { type PhaseName, RunDir } from '../run/run_dir.js';
+import { alignEncoder } from './align.js';
 import type { TrainConfig, PhaseConfig } from './config.js';
-import { type FeatureLookup, alignEncoder, distill, finetune } from './cskd.js';
-import type { Model } from './model.js';
-import type { PhaseSettings, TrainEvent } from './phase.js';
-import { saveModel } from './model_io.js';
-import { RunDir } from './run_dir.js';
-
-/** Computes (or opens) the frozen-CLIP feature store for these images. */
-export type FeatureProvider = (images: readonly string[], config: TrainConfig, runDir: RunDir) => Promise<FeatureLookup>;
+import { distill } from './distill.js';
+import type { FeatureProvider } from './features.js';
+import { finetune } from './finetune.js';
+import type { PhaseSettings, TrainEvent } from './loop.js';
 
 export interface TrainOptions {
   /** Run directory; default: a new one under config.output. */
@@ -61,14 +61,6 @@ function settings(p: PhaseConfig): PhaseSettings {
   };
 }
 
-function findSplit(ds: Dataset, name: string | null, role: string): LabeledSplit | null {
-  if (name === null) return null;
-  const s = ds.splits.find((x) => x.name === name);
-  if (!s) throw new Error(`dataset '${ds.name}' has no split '${name}' (for ${role}); it has: ${ds.splits.map((x) => x.name).join(', ') || 'none'}`);
-  if (s.samples.length === 0) throw new Error(`split '${name}' of dataset '${ds.name}' has no usable samples`);
-  return s;
-}
-
 function encoderConfig(model: string, imgSize: number | null): VitConfig {
   return vitConfig(model, imgSize ? { imgSize } : {});
 }
@@ -84,6 +76,8 @@ export interface RunContext {
   test: LabeledSplit | null;
   /** Unlabeled images of every source, each once. */
   pool: string[];
+  /** The dataset config (absolute path). */
+  dataPath: string;
   teacherEncoder: VitConfig;
   studentEncoder: VitConfig;
   cache: ImageCache | null;
@@ -96,7 +90,8 @@ export async function prepareRun(config: TrainConfig, o: TrainOptions): Promise<
   const log = (message: string) => o.onEvent?.({ type: 'log', message });
   const runDir = o.runDir ?? RunDir.create(resolve(base, config.output), 'train');
   runDir.writeConfig(config);
-  const dataset = await loadDataset(resolve(base, config.data));
+  const dataPath = resolve(base, config.data);
+  const dataset = await loadDataset(dataPath);
   for (const issue of dataset.issues) log(`data: ${issue.file}:${issue.line}: ${issue.message}`);
   const train = findSplit(dataset, config.splits.train, 'training') as LabeledSplit;
   const val = findSplit(dataset, config.splits.val, 'validation');
@@ -113,6 +108,7 @@ export async function prepareRun(config: TrainConfig, o: TrainOptions): Promise<
     val,
     test,
     pool,
+    dataPath,
     teacherEncoder: encoderConfig(config.teacher.model, config.teacher.imgSize),
     studentEncoder: encoderConfig(config.student.model, config.student.imgSize),
     cache: config.loader.cacheShorterSide > 0 ? new ImageCache(config.loader.cacheShorterSide) : null,
@@ -120,7 +116,7 @@ export async function prepareRun(config: TrainConfig, o: TrainOptions): Promise<
   };
 }
 
-function common(ctx: RunContext, name: string, p: PhaseConfig, seedOffset: number) {
+function common(ctx: RunContext, name: PhaseName, p: PhaseConfig, seedOffset: number) {
   return {
     name,
     runDir: ctx.runDir,
@@ -138,13 +134,20 @@ export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; s
     ctx.log(ctx.config.align.skip ? 'align: skipped (align.skip)' : 'align: no unlabeled images, skipped');
     return null;
   }
-  const features = await ctx.options.features(ctx.pool, ctx.config, ctx.runDir);
+  const store = ctx.config.clip.store;
+  const features = await ctx.options.features({
+    images: ctx.pool,
+    config: ctx.config,
+    runDir: ctx.runDir,
+    dataPath: ctx.dataPath,
+    storeDir: store === null ? null : resolve(ctx.options.baseDir ?? process.cwd(), store),
+  });
   const a = ctx.config.align;
   const extra = { images: ctx.pool, features, loss: a.loss, ...(a.projectorHidden ? { projectorHidden: a.projectorHidden } : {}) };
   const teacher = (await alignEncoder({ ...common(ctx, 'align-teacher', a, 1), encoder: ctx.teacherEncoder, ...extra })).model;
   const student = (await alignEncoder({ ...common(ctx, 'align-student', a, 2), encoder: ctx.studentEncoder, ...extra })).model;
-  saveModel(ctx.runDir.file('models', 'aligned-teacher.safetensors'), teacher);
-  saveModel(ctx.runDir.file('models', 'aligned-student.safetensors'), student);
+  saveModel(ctx.runDir.model('aligned-teacher'), teacher);
+  saveModel(ctx.runDir.model('aligned-student'), student);
   return { teacher, student };
 }
 
@@ -152,12 +155,12 @@ export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; s
 export async function runTeacher(ctx: RunContext, aligned: Model | null): Promise<Model> {
   const f = ctx.config.finetune;
   const teacher = (await finetune({ ...common(ctx, 'teacher', f, 3), encoder: ctx.teacherEncoder, init: aligned, train: ctx.train, val: ctx.val, threshold: ctx.dataset.threshold })).model;
-  saveModel(ctx.runDir.file('models', 'teacher.safetensors'), teacher, { dataset: ctx.dataset.name, bins: ctx.train.bins });
+  saveModel(ctx.runDir.model('teacher'), teacher, { dataset: ctx.dataset.name, bins: ctx.train.bins });
   return teacher;
 }
 
 /** Phase 2b (`cskd distill`): a student from `init` with the teacher on `unlabeled` (none: labels only). */
-export async function runStudent(ctx: RunContext, name: string, teacher: Model, init: Model | null, unlabeled: readonly string[], seedOffset = 4): Promise<Model> {
+export async function runStudent(ctx: RunContext, name: PhaseName, teacher: Model, init: Model | null, unlabeled: readonly string[], seedOffset = 4): Promise<Model> {
   const d = ctx.config.distill;
   return (
     await distill({
@@ -197,11 +200,11 @@ export async function runClipFinetune(ctx: RunContext): Promise<Model> {
 
 /** The shipped student: models/student.safetensors and models/student.onnx. */
 export async function exportStudent(ctx: RunContext, student: Model): Promise<void> {
-  saveModel(ctx.runDir.file('models', 'student.safetensors'), student, { dataset: ctx.dataset.name, bins: ctx.train.bins });
+  saveModel(ctx.runDir.model('student'), student, { dataset: ctx.dataset.name, bins: ctx.train.bins });
   const S = student.config.encoder;
   const view = evalView(S.imgSize);
   if (student.config.head.kind !== 'score') return;
-  await exportOnnx(ctx.runDir.file('models', 'student.onnx'), {
+  await exportOnnx(ctx.runDir.model('student', 'onnx'), {
     encoder: student.encoder,
     head: student.head,
     preprocessing: { size: S.imgSize, resize: S.imgSize, mean: [...view.normalization.mean], std: [...view.normalization.std] },

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClipEncoder } from '../../src/clip/encoder.js';
 import { buildFeatureStore, FeatureStore } from '../../src/clip/feature_store.js';
 import { OnnxClipEncoder } from '../../src/clip/onnx_encoder.js';
-import type { FeatureLookup } from '../../src/train/cskd.js';
+import type { FeatureLookup } from '../../src/clip/feature_store.js';
 import { encodePng, solid } from '../data/images.js';
 import { tinyExpected, tinyModel } from './tiny_model.js';
 

@@ -8,8 +8,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { analyzeAttention, encoderFromCheckpoint, selectImages } from '../../src/eval/attention_analysis.js';
 import { VIT_DEFAULTS, type VitConfig } from '../../src/nn/vit.js';
-import { Model } from '../../src/train/model.js';
-import { saveModel } from '../../src/train/model_io.js';
+import { Model } from '../../src/model/model.js';
+import { saveModel } from '../../src/model/io.js';
 import { Rng } from '../../src/util/rng.js';
 import { encodePng, tempDir } from '../data/images.js';
 

@@ -13,7 +13,7 @@ import { VIT_DEFAULTS } from '../../src/nn/vit.js';
 import { softmaxForward } from '../../src/ops/softmax.js';
 import { Arena } from '../../src/tensor/arena.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { Model } from '../../src/train/model.js';
+import { Model } from '../../src/model/model.js';
 import { Rng } from '../../src/util/rng.js';
 import { encodePng, tempDir } from '../data/images.js';
 

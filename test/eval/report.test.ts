@@ -10,10 +10,10 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 
 import { writeRunReport } from '../../src/eval/report.js';
-import { systemInfo } from '../../src/info.js';
+import { systemInfo } from '../../src/tensor/devices.js';
 import { VIT_DEFAULTS, type VitConfig } from '../../src/nn/vit.js';
-import { Model } from '../../src/train/model.js';
-import { saveModel } from '../../src/train/model_io.js';
+import { Model } from '../../src/model/model.js';
+import { saveModel } from '../../src/model/io.js';
 import { Rng } from '../../src/util/rng.js';
 import { encodePng, tempDir } from '../data/images.js';
 

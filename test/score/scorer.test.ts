@@ -17,7 +17,7 @@ import { Scorer, type Score } from '../../src/score/scorer.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { Projector } from '../../src/nn/heads.js';
 import { VisionTransformer } from '../../src/nn/vit.js';
-import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { tempDir } from '../data/images.js';
 import { MEAN, STD, TINY, tinyModel, writeImageSet, type ImageSet } from './fixtures.js';
 

@@ -4,8 +4,11 @@ import { VIT_DEFAULTS, type VitConfig } from '../../src/nn/vit.js';
 import { AdamW } from '../../src/optim/adamw.js';
 import { Arena } from '../../src/tensor/arena.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { Model } from '../../src/train/model.js';
-import { NonFiniteLossError, alignStep, confidenceWeights, distillStep, supervisedStep, teacherTargets } from '../../src/train/steps.js';
+import { Model } from '../../src/model/model.js';
+import { NonFiniteLossError } from '../../src/ops/losses.js';
+import { alignStep } from '../../src/train/align.js';
+import { confidenceWeights, distillStep, teacherTargets } from '../../src/train/distill.js';
+import { supervisedStep } from '../../src/train/finetune.js';
 import { Rng } from '../../src/util/rng.js';
 
 const enc: VitConfig = { ...VIT_DEFAULTS, imgSize: 16, patchSize: 4, embedDim: 32, depth: 2, numHeads: 2 };
@@ -62,18 +65,27 @@ describe('phase steps', () => {
     expect(w[2]).toBeCloseTo(1 - Math.log(2) / Math.log(4), 6);
   });
 
-  it('a NaN input stops the step with a clear error before any update', () => {
+  it('a NaN input throws before backward: the gradients accumulated so far stay as they were', () => {
     const rng = new Rng(5);
     const model = new Model({ encoder: enc, head: { kind: 'score', bins: 5 } }).init(rng);
-    const images = randomTensor(rng, [2, 3, 16, 16]);
-    images.data[7] = NaN;
+    const good = randomTensor(rng, [2, 3, 16, 16]);
+    const bad = Tensor.from(good.data, good.shape);
+    bad.data[7] = NaN;
+    const labels = Tensor.zeros([2, 5]).fill(0.2);
     const arena = new Arena('t');
-    const before = Float32Array.from(model.params.values.data);
-    expect(() => supervisedStep(model, images, Tensor.zeros([2, 5]).fill(0.2), arena)).toThrow(NonFiniteLossError);
-    expect(() => supervisedStep(model, images, Tensor.zeros([2, 5]).fill(0.2), arena)).toThrow(/emdLossFromLogits: loss is NaN/);
-    expect(model.params.values.data).toEqual(before);
-    // the arena was reset even though the step threw
-    expect(arena.generation).toBe(2);
+    // The reference: the gradients of the good batch alone.
+    model.params.zeroGrad();
+    supervisedStep(model, good, labels, arena);
+    const expected = Float32Array.from(model.params.grads.data);
+    expect(expected.some((g) => g !== 0)).toBe(true);
+    // The same good batch, then a poisoned one on top of it.
+    model.params.zeroGrad();
+    supervisedStep(model, good, labels, arena);
+    expect(() => supervisedStep(model, bad, labels, arena)).toThrow(NonFiniteLossError);
+    expect(() => supervisedStep(model, bad, labels, arena)).toThrow(/emdLossFromLogits: loss is NaN/);
+    expect(model.params.grads.data).toEqual(expected);
+    // the arena was reset each time, also when the step threw
+    expect(arena.generation).toBe(4);
   });
 
   it('an aligned encoder carries into a score model by name', () => {

@@ -7,9 +7,12 @@ import { describe, expect, it } from 'vitest';
 import type { LabeledSplit } from '../../src/data/datasets.js';
 import { evalView } from '../../src/data/transforms.js';
 import { VIT_DEFAULTS, type VitConfig } from '../../src/nn/vit.js';
-import { alignEncoder, distill, finetune, type FeatureLookup } from '../../src/train/cskd.js';
-import type { TrainEvent } from '../../src/train/phase.js';
-import { RunDir } from '../../src/train/run_dir.js';
+import type { FeatureLookup } from '../../src/clip/feature_store.js';
+import { alignEncoder } from '../../src/train/align.js';
+import { distill } from '../../src/train/distill.js';
+import { finetune } from '../../src/train/finetune.js';
+import type { TrainEvent } from '../../src/train/loop.js';
+import { RunDir } from '../../src/run/run_dir.js';
 import { Rng } from '../../src/util/rng.js';
 import { encodePng, tempDir } from '../data/images.js';
 
@@ -61,7 +64,7 @@ describe('CSKD phases', () => {
       const events: TrainEvent[] = [];
       const common = { runDir, seed: 1, batchSize: 8, onEvent: (e: TrainEvent) => events.push(e) };
 
-      const aligned = await alignEncoder({ ...common, name: 'align', encoder: enc, images: [...pool, join(dir, 'no-embedding.png')], features, settings: { epochs: 12, lr: 3e-3, warmupEpochs: 1 } });
+      const aligned = await alignEncoder({ ...common, name: 'align-student', encoder: enc, images: [...pool, join(dir, 'no-embedding.png')], features, settings: { epochs: 12, lr: 3e-3, warmupEpochs: 1 } });
       expect(aligned.missing).toBe(1);
       const a = lossesOf(events, 'align');
       expect(a[a.length - 1]).toBeLessThan((a[0] as number) * 0.8);
@@ -81,7 +84,7 @@ describe('CSKD phases', () => {
       expect(student.result.steps).toBe(8 * 3);
       // The run directory holds the checkpoints and the log of every phase.
       const logged = new Set(runDir.events().map((e) => e['phase']));
-      expect(logged).toEqual(new Set(['align', 'teacher', 'student']));
+      expect(logged).toEqual(new Set(['align-student', 'teacher', 'student']));
     } finally {
       cleanup();
     }

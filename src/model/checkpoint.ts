@@ -6,9 +6,24 @@
 import type { ParameterSet } from '../nn/parameters.js';
 import type { AdamW } from '../optim/adamw.js';
 import type { Ema } from '../optim/ema.js';
-import { type TensorData, readSafetensors, writeSafetensors } from '../tensor/safetensors.js';
+import { closeSync, openSync } from 'node:fs';
+
+import { type TensorData, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../tensor/safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'cskd-checkpoint/1';
+
+/** Whether `path` is a readable safetensors file whose metadata says it is a cskd checkpoint. */
+export function isCheckpoint(path: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    return readSafetensorsHeader(fd, path, () => false).metadata['format'] === CHECKPOINT_FORMAT;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
 
 export interface TrainingState {
   params: ParameterSet;

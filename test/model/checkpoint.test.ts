@@ -15,7 +15,7 @@ import { Ema } from '../../src/optim/ema.js';
 import { cosineLr } from '../../src/optim/schedule.js';
 import { Arena } from '../../src/tensor/arena.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
 
 const config: VitConfig = { ...VIT_DEFAULTS, imgSize: 16, patchSize: 4, embedDim: 32, depth: 2, numHeads: 2 };

@@ -5,14 +5,14 @@
 // that keeps the last good checkpoint.
 import { existsSync } from 'node:fs';
 
-import { NonFiniteLossError } from '../ops/losses.js';
 import { AdamW } from '../optim/adamw.js';
 import { Ema } from '../optim/ema.js';
 import { cosineLr, layerDecayScale } from '../optim/schedule.js';
 import { Arena } from '../tensor/arena.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { Model } from './model.js';
-import type { RunDir } from './run_dir.js';
+import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.js';
+import type { Model } from '../model/model.js';
+import type { PhaseName, RunDir } from '../run/run_dir.js';
+import { NonFiniteError } from '../util/errors.js';
 
 export interface PhaseSettings {
   epochs: number;
@@ -44,7 +44,7 @@ export type TrainEvent =
   | { type: 'stopped'; phase: string; reason: string };
 
 export interface PhaseSpec<B extends PhaseBatch> {
-  name: string;
+  name: PhaseName;
   model: Model;
   runDir: RunDir;
   settings: PhaseSettings;
@@ -135,7 +135,8 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
         losses = spec.step(batch, arena);
         opt.update(lr);
       } catch (e) {
-        if (e instanceof NonFiniteLossError || (e instanceof RangeError && /gradient norm/.test(e.message))) {
+        // The loss ops and AdamW both throw before the weights change.
+        if (e instanceof NonFiniteError) {
           const reason = `${name}: ${e.message} at epoch ${epoch}, step ${opt.step + 1}; the last good checkpoint is ${existsSync(last) ? last : '(none yet)'}`;
           runDir.log({ phase: name, event: 'stopped', reason });
           spec.onEvent?.({ type: 'stopped', phase: name, reason });

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 
 import { VIT_DEFAULTS, type VitConfig } from '../../src/nn/vit.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { Model } from '../../src/train/model.js';
-import { PhaseStoppedError, runPhase, type PhaseSpec, type TrainEvent } from '../../src/train/phase.js';
-import { RunDir } from '../../src/train/run_dir.js';
-import { alignStep } from '../../src/train/steps.js';
+import { Model } from '../../src/model/model.js';
+import { PhaseStoppedError, runPhase, type PhaseSpec, type TrainEvent } from '../../src/train/loop.js';
+import { RunDir } from '../../src/run/run_dir.js';
+import { alignStep } from '../../src/train/align.js';
 import { Rng } from '../../src/util/rng.js';
 
 const enc: VitConfig = { ...VIT_DEFAULTS, imgSize: 16, patchSize: 4, embedDim: 32, depth: 2, numHeads: 2 };
@@ -34,7 +34,7 @@ function batchesFor(poisonAt?: [number, number]) {
 function spec(dir: string, batches = batchesFor(), onEvent?: (e: TrainEvent) => void): PhaseSpec<B> {
   const model = new Model({ encoder: enc, head: { kind: 'projector', outDim: 8 } }).init(new Rng(1));
   return {
-    name: 'align',
+    name: 'align-student',
     model,
     runDir: new RunDir(dir),
     settings: { epochs: 3, lr: 1e-3, checkpointEvery: 3, emaDecay: 0.9 },
@@ -72,7 +72,7 @@ describe('runPhase', () => {
     const s = spec(dir, batchesFor([1, 1]));
     const err = await runPhase(s).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PhaseStoppedError);
-    expect((err as Error).message).toMatch(/align: alignLoss: loss is NaN .* at epoch 1, step 6; the last good checkpoint is .*align-last\.safetensors/);
+    expect((err as Error).message).toMatch(/align-student: alignLoss: loss is NaN .* at epoch 1, step 6; the last good checkpoint is .*align-student-last\.safetensors/);
     expect(s.runDir.events().some((e) => e['event'] === 'stopped')).toBe(true);
     // The kept checkpoint loads and holds finite weights.
     const again = spec(dir);

@@ -1,0 +1,46 @@
+// What this installation of cskd is and which devices it can use: `cskd info`
+// and the report's environment table read the same rows.
+import { cpus } from 'node:os';
+
+import { type CpuFeatureFlags, type CudaInfo, native } from '../native.js';
+import { packageVersion } from '../util/package.js';
+
+export interface SystemInfo {
+  version: string;
+  node: string;
+  platform: string;
+  cpu: { model: string; cores: number; features: CpuFeatureFlags };
+  threads: number;
+  gemm: string;
+  cuda: CudaInfo;
+}
+
+export function systemInfo(): SystemInfo {
+  const list = cpus();
+  return {
+    version: packageVersion(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: { model: list[0]?.model.trim() ?? 'unknown', cores: list.length, features: native.cpuFeatures() },
+    threads: native.numThreads(),
+    gemm: `cskd ${native.gemmKernel()}`,
+    cuda: native.cudaInfo(),
+  };
+}
+
+/** The environment as labelled rows, in the order people read them. */
+export function environmentRows(info: SystemInfo = systemInfo()): [string, string][] {
+  const features = Object.entries(info.cpu.features)
+    .filter(([, on]) => on)
+    .map(([name]) => name)
+    .join(' ');
+  const devices = info.cuda.devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ');
+  const cuda = info.cuda.compiled ? `compiled (runtime ${info.cuda.runtimeVersion ?? '?'}); ${devices || `no device (${info.cuda.reason ?? 'none found'})`}` : 'not compiled';
+  return [
+    ['cskd', `${info.version} (Node ${info.node}, ${info.platform})`],
+    ['CPU', `${info.cpu.model}, ${info.cpu.cores} cores, ${info.threads} kernel threads`],
+    ['features', features || 'baseline x86-64'],
+    ['GEMM', info.gemm],
+    ['CUDA', cuda],
+  ];
+}

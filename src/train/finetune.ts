@@ -1,0 +1,66 @@
+// Phase 2a, the teacher (and the no-unlabeled baseline): an encoder (aligned,
+// CLIP's own, or from its init) + score head trained with EMD (r = 2) to the
+// label distributions.
+import type { LabeledSplit } from '../data/datasets.js';
+import { ImageLoader } from '../data/loader.js';
+import { strongView } from '../data/transforms.js';
+import type { Model } from '../model/model.js';
+import type { ForwardContext } from '../nn/module.js';
+import type { ParameterSet } from '../nn/parameters.js';
+import type { VitConfig } from '../nn/vit.js';
+import { emdLossFromLogits } from '../ops/losses.js';
+import type { Arena } from '../tensor/arena.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type PhaseResult, runPhase } from './loop.js';
+import { type CommonOptions, asBatch, labeledItems, phaseBase, recordBadFiles, scoreModel, validator } from './phase_setup.js';
+
+/** EMD (r = 2) of softmax(logits) to `target` [B, K]; backward scaled by gradScale. */
+export function emdThroughSoftmax(model: Model, images: Tensor, target: Tensor, ctx: ForwardContext, gradScale: number, weights: Tensor | null): number {
+  const logits = model.forward(images, ctx);
+  const dlogits = ctx.arena.alloc(logits.shape);
+  const loss = emdLossFromLogits(logits, target, { grad: dlogits, gradScale, weights });
+  model.backward(dlogits, ctx);
+  return loss;
+}
+
+/**
+ * One step's arithmetic: EMD to label distributions [B, K]. Gradients
+ * accumulate into the model's ParameterSet; the arena is reset.
+ */
+export function supervisedStep(model: Model, images: Tensor, labels: Tensor, arena: Arena, gradScale = 1): number {
+  try {
+    return emdThroughSoftmax(model, images, labels, { arena, training: true }, gradScale, null);
+  } finally {
+    arena.reset();
+  }
+}
+
+export interface FinetuneOptions extends CommonOptions {
+  encoder: VitConfig;
+  /** Start from this model's encoder weights (an aligned encoder, CLIP's vision tower); null: from the init. */
+  init: { params: ParameterSet } | null;
+  train: LabeledSplit;
+  val: LabeledSplit | null;
+  threshold?: number;
+}
+
+/** Phase 2a: EMD to the labels; the best epoch by validation SRCC when there is a validation split. */
+export async function finetune(o: FinetuneOptions): Promise<{ model: Model; result: PhaseResult }> {
+  const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init);
+  const items = labeledItems(o.train);
+  const size = o.encoder.imgSize;
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
+  const K = o.train.bins.length;
+  const result = await runPhase({
+    ...phaseBase(o, model, items.length),
+    async *batches(epoch) {
+      for await (const b of loader.epoch(epoch)) {
+        yield { ...asBatch(b), labels: Tensor.from(b.distributions as Float64Array, [b.size, K]) };
+      }
+      recordBadFiles(o.runDir, loader);
+    },
+    step: (b, arena) => ({ emd: supervisedStep(model, b.images, b.labels, arena) }),
+    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
+  });
+  return { model, result };
+}

@@ -1,0 +1,72 @@
+// What every CSKD phase takes and the pieces each one builds its PhaseSpec
+// from: the options they share, batches as tensors, bad-file bookkeeping, score
+// models and validation.
+import type { LabeledSplit } from '../data/datasets.js';
+import type { Batch, ImageCache, ImageLoader, LoaderItem } from '../data/loader.js';
+import { evalView } from '../data/transforms.js';
+import { evaluateSplit } from '../eval/evaluate.js';
+import { Model } from '../model/model.js';
+import type { ParameterSet } from '../nn/parameters.js';
+import type { VitConfig } from '../nn/vit.js';
+import type { PhaseName, RunDir } from '../run/run_dir.js';
+import { Tensor } from '../tensor/tensor.js';
+import { Rng } from '../util/rng.js';
+import type { PhaseSettings, TrainEvent } from './loop.js';
+
+export interface CommonOptions {
+  name: PhaseName;
+  runDir: RunDir;
+  seed: number;
+  batchSize: number;
+  settings: PhaseSettings;
+  /** Decoded images kept in memory across epochs and phases (see ImageCache). */
+  cache?: ImageCache | null;
+  onEvent?(e: TrainEvent): void;
+}
+
+/** A loader batch's view `view` as an [B, 3, S, S] tensor (no copy). */
+export function asBatch(b: Batch, view = 0): { size: number; waitMs: number; images: Tensor } {
+  const S = Math.round(Math.sqrt((b.images[view] as Float32Array).length / (3 * b.size)));
+  return { size: b.size, waitMs: b.waitMs, images: new Tensor(b.images[view] as Float32Array, [b.size, 3, S, S]) };
+}
+
+/** The parts of a phase's spec every CSKD phase fills the same way. */
+export function phaseBase(o: CommonOptions, model: Model, examples: number) {
+  return {
+    name: o.name,
+    model,
+    runDir: o.runDir,
+    settings: o.settings,
+    stepsPerEpoch: Math.max(1, Math.floor(examples / o.batchSize)),
+    seed: o.seed,
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+  };
+}
+
+/** Lists the loaders' bad files in the run directory (each once). */
+export function recordBadFiles(runDir: RunDir, ...loaders: (ImageLoader | null)[]): void {
+  runDir.recordSkipped(loaders.flatMap((l) => (l ? [...l.badFiles.values()] : [])).map((e) => [e.file, `${e.kind}: ${e.detail}`]));
+}
+
+export function labeledItems(split: LabeledSplit): LoaderItem[] {
+  return split.samples.map((s) => ({ path: s.path, distribution: s.distribution, mean: s.mean }));
+}
+
+/** An encoder + score head, initialised from `seed`, its encoder copied from `from` when given. */
+export function scoreModel(encoder: VitConfig, bins: number, seed: number, from: { params: ParameterSet } | null): Model {
+  const m = new Model({ encoder, head: { kind: 'score', bins } }).init(new Rng(seed));
+  if (from) m.copyEncoderFrom(from);
+  return m;
+}
+
+/** Validation by SRCC on `val` after each epoch (none without a split). */
+export function validator(model: Model, val: LabeledSplit | null, size: number, threshold: number, cache: ImageCache | null) {
+  if (!val) return {};
+  return {
+    validate: async () => {
+      const ev = await evaluateSplit(model, val, evalView(size), { threshold, cache });
+      return { srcc: ev.report.srcc, plcc: ev.report.plcc, emd: ev.report.emd ?? NaN };
+    },
+    bestKey: 'srcc',
+  };
+}
