@@ -1,13 +1,15 @@
+import type { Command } from 'commander';
+
 import { runAlignment } from '../train/pipeline.js';
-import { preparePhaseCommand } from './phase_args.js';
+import { action } from './options.js';
+import { phaseCommand, preparePhaseRun } from './phase_args.js';
 
-export const usage = `cskd align <config> [--run-dir DIR]
-  Phase 1 for the teacher's and the student's encoder against the frozen
-  encoder's cached embeddings; writes models/aligned-{teacher,student}.safetensors.`;
-
-export async function run(argv: string[]): Promise<number> {
-  const { ctx } = await preparePhaseCommand(argv, []);
-  const aligned = await runAlignment(ctx);
-  process.stdout.write(aligned ? `${ctx.runDir.file('models', 'aligned-teacher.safetensors')}\n${ctx.runDir.file('models', 'aligned-student.safetensors')}\n` : 'nothing aligned\n');
-  return 0;
+export function registerAlign(program: Command): void {
+  phaseCommand(program, 'align', "phase 1: align the teacher's and the student's encoder to the frozen encoder's cached embeddings; writes models/aligned-{teacher,student}.safetensors").action(
+    action(async (config: string, opts: { runDir?: string }, cmd: Command) => {
+      const ctx = await preparePhaseRun(config, opts, cmd);
+      const aligned = await runAlignment(ctx);
+      process.stdout.write(aligned ? `${ctx.runDir.model('aligned-teacher')}\n${ctx.runDir.model('aligned-student')}\n` : 'nothing aligned\n');
+    }),
+  );
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 
 import {
   type AnalyzedEncoder,
@@ -7,14 +7,10 @@ import {
   encoderFromCheckpoint,
   encoderFromClip,
   selectImages,
+  summarizeAttention,
   writeAttentionAnalysis,
 } from '../eval/attention_analysis.js';
-
-export const usage = `cskd analyze --model [NAME=]A.safetensors [--model ...] [--clip [NAME=]clip.safetensors] [--init PRESET]
-             --images <folder|glob|list|image> [--images ...] [-n 64] --out DIR [--patch-px P] [--batch-size 16] [--json]
-  Mean attention distance (pixels) and entropy per layer and head over N images,
-  for several encoders at once (cskd checkpoints of any phase, a CLIP vision
-  tower, a preset at initialisation): attention.json, attention.svg, attention.png.`;
+import { action, addJsonOption, collect, finiteNumber, positiveInt } from './options.js';
 
 /** "label=path" → [label, path]; a plain path → [undefined, path]. */
 function named(spec: string): [string | undefined, string] {
@@ -23,61 +19,56 @@ function named(spec: string): [string | undefined, string] {
   return [undefined, spec];
 }
 
-function positiveInt(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${v}'`);
-  return n;
+interface AnalyzeOptions {
+  images: string[];
+  n: number;
+  out: string;
+  patchPx?: number;
+  batchSize: number;
+  json?: boolean;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, tokens } = parseArgs({
-    args: argv,
-    tokens: true,
-    options: {
-      model: { type: 'string', multiple: true, default: [] },
-      clip: { type: 'string', multiple: true, default: [] },
-      init: { type: 'string', multiple: true, default: [] },
-      images: { type: 'string', multiple: true, default: [] },
-      n: { type: 'string', short: 'n', default: '64' },
-      out: { type: 'string' },
-      'patch-px': { type: 'string' },
-      'batch-size': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (values.model.length + values.clip.length + values.init.length === 0) throw new Error('give at least one --model, --clip or --init');
-  if (values.images.length === 0) throw new Error('--images is required (a folder, a glob, a list file or an image)');
-  if (!values.out) throw new Error('--out is required');
-  // Encoders in command-line order: that is the order of the panels.
-  const encoders: AnalyzedEncoder[] = [];
-  for (const t of tokens) {
-    if (t.kind !== 'option' || t.value === undefined || !['model', 'clip', 'init'].includes(t.name)) continue;
-    const [label, what] = named(t.value);
-    if (t.name === 'model') encoders.push(encoderFromCheckpoint(what, label));
-    else if (t.name === 'clip') encoders.push(encoderFromClip(what, label));
-    else encoders.push(encoderAtInit(what, 0, label));
-  }
-  const images = await selectImages(values.images, { count: positiveInt('-n', values.n, 64) });
-  const patchPx = values['patch-px'] === undefined ? undefined : Number(values['patch-px']);
-  const analysis = await analyzeAttention(encoders, images, {
-    ...(patchPx !== undefined ? { patchPx } : {}),
-    batchSize: positiveInt('--batch-size', values['batch-size'], 16),
-  });
-  const out = await writeAttentionAnalysis(analysis, values.out);
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...out, ...analysis }, null, 2)}\n`);
-    return 0;
-  }
-  const skipped = Object.keys(analysis.skipped).length;
-  const lines = analysis.models.map((m) => {
-    const mean = (rows: number[][]) => rows.flat().reduce((a, b) => a + b, 0) / rows.flat().length;
-    const last = (rows: number[][]) => mean([rows[rows.length - 1] ?? []]);
-    return `  ${m.name}: ${m.depth} layers × ${m.heads} heads; distance ${mean(m.distance).toFixed(1)} px (last layer ${last(m.distance).toFixed(1)}), entropy ${mean(m.entropy).toFixed(2)} nats (last layer ${last(m.entropy).toFixed(2)})`;
-  });
-  process.stdout.write(
-    `attention over ${analysis.models[0]?.images ?? 0} images${skipped ? ` (${skipped} unreadable, listed in attention.json)` : ''}:\n${lines.join('\n')}\n` +
-      `wrote ${out.json}, ${out.svg}, ${out.png}\n`,
+export function registerAnalyze(program: Command): void {
+  // Encoders in command-line order across --model, --clip and --init: that is the order of the panels.
+  let encoders: AnalyzedEncoder[] = [];
+  const encoder = (make: (label: string | undefined, what: string) => AnalyzedEncoder) => (value: string) => {
+    const [label, what] = named(value);
+    encoders.push(make(label, what));
+    return value;
+  };
+  const cmd = program
+    .command('analyze')
+    .description('mean attention distance (pixels) and entropy per layer and head over N images, for several encoders at once; writes attention.json, attention.svg and attention.png')
+    .option('--model <[name=]checkpoint>', 'a cskd checkpoint of any phase (repeatable)', encoder((l, w) => encoderFromCheckpoint(w, l)))
+    .option('--clip <[name=]file>', 'a CLIP vision tower in safetensors (repeatable)', encoder((l, w) => encoderFromClip(w, l)))
+    .option('--init <[name=]preset>', 'a ViT preset at its initialisation, e.g. vit-demo-s (repeatable)', encoder((l, w) => encoderAtInit(w, 0, l)))
+    .requiredOption('--images <source>', 'a folder, a glob, a list file or an image (repeatable)', collect)
+    .option('-n <images>', 'images to average over', positiveInt, 64)
+    .requiredOption('--out <dir>', 'where to write the figures and numbers')
+    .option('--patch-px <px>', "pixels per patch step in the distance (default: each encoder's own patch size)", finiteNumber)
+    .option('--batch-size <n>', 'images per forward', positiveInt, 16);
+  addJsonOption(cmd).action(
+    action(async (opts: AnalyzeOptions) => {
+      const chosen = encoders;
+      encoders = [];
+      if (chosen.length === 0) throw new Error('give at least one --model, --clip or --init');
+      const images = await selectImages(opts.images, { count: opts.n });
+      const analysis = await analyzeAttention(chosen, images, { ...(opts.patchPx !== undefined ? { patchPx: opts.patchPx } : {}), batchSize: opts.batchSize });
+      const out = await writeAttentionAnalysis(analysis, opts.out);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ ...out, ...analysis }, null, 2)}\n`);
+        return;
+      }
+      const skipped = Object.keys(analysis.skipped).length;
+      const lines = summarizeAttention(analysis).map(
+        (m) =>
+          `  ${m.name}: ${m.depth} layers × ${m.heads} heads; distance ${m.distance.mean.toFixed(1)} px (last layer ${m.distance.lastLayer.toFixed(1)}), ` +
+          `entropy ${m.entropy.mean.toFixed(2)} nats (last layer ${m.entropy.lastLayer.toFixed(2)})`,
+      );
+      process.stdout.write(
+        `attention over ${analysis.models[0]?.images ?? 0} images${skipped ? ` (${skipped} unreadable, listed in attention.json)` : ''}:\n${lines.join('\n')}\n` +
+          `wrote ${out.json}, ${out.svg}, ${out.png}\n`,
+      );
+    }),
   );
-  return 0;
 }

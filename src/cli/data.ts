@@ -1,40 +1,37 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 
 import { checkDataset, checkPassed, formatCheckReport } from '../data/check.js';
 import { generateDemo } from '../data/demo.js';
+import { action, addJsonOption, integer, positiveInt } from './options.js';
 
-export const usage = `cskd data check <dataset.json> [--json] [--max-pixels N]
-  Validate a dataset config: every label row (file:line) and every image it names
-  (missing, zero-byte, truncated, not an image, too large, unreadable). Exit 1 on any problem.
-cskd data demo <out-dir> [--seed N] [--sources N]
-  Write the SYNTHETIC demo dataset (degraded procedural images scored by formula; see docs/data.md).`;
-
-async function demo(outDir: string, seed: string | undefined, sources: string | undefined): Promise<number> {
-  const n = (v: string | undefined, name: string, dflt: number): number => {
-    const x = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(x) || x < 0) throw new Error(`--${name} must be a non-negative integer, got '${v}'`);
-    return x;
-  };
-  const s = await generateDemo({ outDir, seed: n(seed, 'seed', 0), sources: n(sources, 'sources', 24) });
-  process.stdout.write(
-    `${s.config}: SYNTHETIC demo data, ${s.train} train / ${s.test} test labeled images; unlabeled ${s.unlabeled.map((u) => `${u.name} (${u.files})`).join(', ')}` +
-      `${s.photoPackages.length ? `; photos from ${s.photoPackages.join(', ')}` : ''}\n`,
+export function registerData(program: Command): void {
+  const data = program.command('data').description('check a dataset, or write the demo dataset');
+  addJsonOption(
+    data
+      .command('check')
+      .description('validate a dataset config: every label row (file:line) and every image it names (missing, zero-byte, truncated, not an image, too large, unreadable); exit 1 on any problem')
+      .argument('<dataset>', 'dataset config (.json)')
+      .option('--max-pixels <n>', 'refuse larger images', positiveInt),
+  ).action(
+    action(async (config: string, opts: { json?: boolean; maxPixels?: number }) => {
+      const report = await checkDataset(config, { maxPixels: opts.maxPixels });
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
+      return checkPassed(report) ? 0 : 1;
+    }),
   );
-  return 0;
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, 'max-pixels': { type: 'string' }, seed: { type: 'string' }, sources: { type: 'string' } },
-  });
-  const [sub, config] = positionals;
-  if (sub === 'demo' && config !== undefined && positionals.length === 2) return demo(config, values.seed, values.sources);
-  if (sub !== 'check' || config === undefined || positionals.length !== 2) throw new Error(`usage: ${usage.split('\n')[0]}`);
-  const maxPixels = values['max-pixels'] === undefined ? undefined : Number(values['max-pixels']);
-  if (maxPixels !== undefined && !(Number.isInteger(maxPixels) && maxPixels > 0)) throw new Error(`--max-pixels must be a positive integer, got '${values['max-pixels']}'`);
-  const report = await checkDataset(config, { maxPixels });
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
-  return checkPassed(report) ? 0 : 1;
+  data
+    .command('demo')
+    .description('write the SYNTHETIC demo dataset (degraded procedural images and photos scored by formula; docs/data.md)')
+    .argument('<outDir>', 'where to write it')
+    .option('--seed <n>', 'generator seed', integer(0), 0)
+    .option('--sources <n>', 'procedural source images', integer(0), 24)
+    .action(
+      action(async (outDir: string, opts: { seed: number; sources: number }) => {
+        const s = await generateDemo({ outDir, seed: opts.seed, sources: opts.sources });
+        process.stdout.write(
+          `${s.config}: SYNTHETIC demo data, ${s.train} train / ${s.test} test labeled images; unlabeled ${s.unlabeled.map((u) => `${u.name} (${u.files})`).join(', ')}` +
+            `${s.photoPackages.length ? `; photos from ${s.photoPackages.join(', ')}` : ''}\n`,
+        );
+      }),
+    );
 }

@@ -1,46 +1,30 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 
-import { loadDataset } from '../data/datasets.js';
-import { evalView } from '../data/transforms.js';
-import { evaluateSplit } from '../eval/evaluate.js';
-import { evaluateOnnx } from '../score/evaluate.js';
-import type { ScoreReport } from '../eval/metrics.js';
-import { loadModel } from '../model/io.js';
+import { findSplit, loadDataset } from '../data/datasets.js';
+import { evaluateModelFile } from '../score/evaluate.js';
+import { action, addJsonOption, threadsOption } from './options.js';
 import { formatResultTable } from './table.js';
 
-export const usage = `cskd eval --model <checkpoint.safetensors|model.onnx> --data <dataset config> [--split test] [--json]
-  SRCC, PLCC, KRCC, RMSE, MAE, binary accuracy and EMD on a labeled split.`;
-
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      data: { type: 'string' },
-      split: { type: 'string', default: 'test' },
-      threads: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model || !values.data) throw new Error('--model and --data are required');
-  const ds = await loadDataset(values.data);
-  const split = ds.splits.find((s) => s.name === values.split);
-  if (!split) throw new Error(`dataset '${ds.name}' has no split '${values.split}'; it has: ${ds.splits.map((s) => s.name).join(', ') || 'none'}`);
-  let report: ScoreReport;
-  let skipped: Map<string, string>;
-  if (values.model.toLowerCase().endsWith('.onnx')) {
-    ({ report, skipped } = await evaluateOnnx(values.model, split, { threshold: ds.threshold, ...(values.threads ? { threads: Number(values.threads) } : {}) }));
-  } else {
-    const model = loadModel(values.model);
-    const ev = await evaluateSplit(model, split, evalView(model.config.encoder.imgSize), { threshold: ds.threshold });
-    report = ev.report;
-    skipped = ev.predictions.skipped;
-  }
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify({ model: values.model, split: split.name, ...report, skipped: Object.fromEntries(skipped) }, null, 2)}\n`);
-  } else {
-    process.stdout.write(`${formatResultTable([{ name: `${values.model} on ${split.name}`, report }])}\n`);
-    if (skipped.size > 0) process.stdout.write(`${skipped.size} images skipped (unreadable); --json lists them\n`);
-  }
-  return 0;
+export function registerEval(program: Command): void {
+  addJsonOption(
+    program
+      .command('eval')
+      .description('SRCC, PLCC, KRCC, RMSE, MAE, binary accuracy and EMD of a model on a labeled split')
+      .requiredOption('--model <file>', 'a cskd checkpoint (.safetensors, native engine) or an exported model (.onnx, onnxruntime)')
+      .requiredOption('--data <dataset>', 'dataset config (.json)')
+      .option('--split <name>', 'the labeled split to score', 'test')
+      .addOption(threadsOption('onnxruntime threads for an .onnx model (default: one per core)')),
+  ).action(
+    action(async (opts: { model: string; data: string; split: string; threads?: number; json?: boolean }) => {
+      const ds = await loadDataset(opts.data);
+      const split = findSplit(ds, opts.split, 'evaluation');
+      const { report, skipped } = await evaluateModelFile(opts.model, split, { threshold: ds.threshold, ...(opts.threads ? { threads: opts.threads } : {}) });
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ model: opts.model, split: split.name, ...report, skipped: Object.fromEntries(skipped) }, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${formatResultTable([{ name: `${opts.model} on ${split.name}`, report }])}\n`);
+        if (skipped.size > 0) process.stdout.write(`${skipped.size} images skipped (unreadable); --json lists them\n`);
+      }
+    }),
+  );
 }

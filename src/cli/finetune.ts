@@ -1,15 +1,19 @@
+import type { Command } from 'commander';
+
 import { loadModel } from '../model/io.js';
 import { runTeacher, scoreModels } from '../train/pipeline.js';
-import { preparePhaseCommand } from './phase_args.js';
+import { action } from './options.js';
+import { phaseCommand, preparePhaseRun } from './phase_args.js';
 import { formatResultTable } from './table.js';
 
-export const usage = `cskd finetune <config> [--aligned aligned-teacher.safetensors] [--run-dir DIR]
-  Phase 2a: the teacher (aligned encoder, or the initialisation without
-  --aligned) with a score head on the labels; writes models/teacher.safetensors.`;
-
-export async function run(argv: string[]): Promise<number> {
-  const { ctx, values } = await preparePhaseCommand(argv, ['aligned']);
-  const teacher = await runTeacher(ctx, values['aligned'] ? loadModel(values['aligned']) : null);
-  process.stdout.write(`${formatResultTable(await scoreModels(ctx, [['teacher', teacher]]))}\n${ctx.runDir.file('models', 'teacher.safetensors')}\n`);
-  return 0;
+export function registerFinetune(program: Command): void {
+  phaseCommand(program, 'finetune', 'phase 2a: the teacher, an aligned encoder (or its initialisation) with a score head on the labels; writes models/teacher.safetensors')
+    .option('--aligned <checkpoint>', 'the aligned teacher encoder (models/aligned-teacher.safetensors of cskd align); default: from the initialisation')
+    .action(
+      action(async (config: string, opts: { runDir?: string; aligned?: string }, cmd: Command) => {
+        const ctx = await preparePhaseRun(config, opts, cmd);
+        const teacher = await runTeacher(ctx, opts.aligned ? loadModel(opts.aligned) : null);
+        process.stdout.write(`${formatResultTable(await scoreModels(ctx, [['teacher', teacher]]))}\n${ctx.runDir.model('teacher')}\n`);
+      }),
+    );
 }

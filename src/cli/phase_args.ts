@@ -1,28 +1,29 @@
-// What `cskd align`, `cskd finetune` and `cskd distill` share: a config file,
+// What `cskd train`, `align`, `finetune` and `distill` share: a config file,
 // an optional run directory to continue, and the run prepared from them.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 
-import { clipFeatures } from '../train/features.js';
-import { loadTrainConfig } from '../train/config.js';
-import { configBaseDir, prepareRun, type RunContext } from '../train/pipeline.js';
 import { RunDir } from '../run/run_dir.js';
-import { printEvents } from './events.js';
+import { loadTrainConfig } from '../train/config.js';
+import { clipFeatures } from '../train/features.js';
+import { type RunContext, configBaseDir, prepareRun } from '../train/pipeline.js';
+import { printTrainEvents } from './train_output.js';
+import { globals } from './options.js';
 
-export async function preparePhaseCommand(argv: string[], models: string[]): Promise<{ ctx: RunContext; values: Record<string, string | undefined> }> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { 'run-dir': { type: 'string' }, ...Object.fromEntries(models.map((m) => [m, { type: 'string' as const }])) },
-  });
-  const path = positionals[0];
-  if (!path) throw new Error('a config file is required (see docs/training.md)');
-  const config = loadTrainConfig(path);
-  const runDir = values['run-dir'] as string | undefined;
-  const ctx = await prepareRun(config, {
-    baseDir: configBaseDir(path),
+/** The config argument and --run-dir, added to a phase command. */
+export function phaseCommand(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .argument('<config>', 'training config, .json or .yaml (docs/training.md)')
+    .option('--run-dir <dir>', 'continue in this run directory (resumes from its last checkpoints); default: a new one under config.output');
+}
+
+export async function preparePhaseRun(configPath: string, opts: { runDir?: string }, cmd: Command): Promise<RunContext> {
+  const config = loadTrainConfig(configPath);
+  return prepareRun(config, {
+    baseDir: configBaseDir(configPath),
     features: clipFeatures,
-    onEvent: printEvents(),
-    ...(runDir ? { runDir: new RunDir(runDir) } : {}),
+    onEvent: printTrainEvents({ quiet: globals(cmd).quiet === true }),
+    ...(opts.runDir ? { runDir: new RunDir(opts.runDir) } : {}),
   });
-  return { ctx, values: values as Record<string, string | undefined> };
 }

@@ -1,33 +1,21 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 
 import { writeRunReport } from '../eval/report.js';
+import { action, positiveInt } from './options.js';
 
-export const usage = `cskd report <runDir> [--out FILE] [--no-predictions] [--no-attention] [-n 32]
-  A self-contained HTML report of a run (or a demo) directory: test results (the
-  ablation table over seeds), training curves, predicted-vs-true scatter and
-  score histograms on the test split, attention per head against depth, the
-  config and the environment. Writes runDir/report.html.`;
-
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      'no-predictions': { type: 'boolean', default: false },
-      'no-attention': { type: 'boolean', default: false },
-      n: { type: 'string', short: 'n', default: '32' },
-    },
-  });
-  if (positionals.length !== 1) throw new Error('give exactly one run directory');
-  const n = Number(values.n);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`-n must be a positive integer, got '${values.n}'`);
-  const out = await writeRunReport(positionals[0] as string, {
-    predictions: !values['no-predictions'],
-    attention: !values['no-attention'],
-    attentionImages: n,
-    ...(values.out ? { out: values.out } : {}),
-  });
-  process.stdout.write(`wrote ${out}\n`);
-  return 0;
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('a self-contained HTML report of a run (or demo) directory: test results, training curves, predictions, attention per head, config and environment')
+    .argument('<runDir>', 'a run directory of cskd train or cskd demo')
+    .option('--out <file>', 'where to write (default: <runDir>/report.html)')
+    .option('--no-predictions', "leave out the test split's scatter and histograms")
+    .option('--no-attention', 'leave out the attention analysis')
+    .option('-n <images>', 'images for the attention analysis', positiveInt, 32)
+    .action(
+      action(async (runDir: string, opts: { out?: string; predictions: boolean; attention: boolean; n: number }) => {
+        const out = await writeRunReport(runDir, { predictions: opts.predictions, attention: opts.attention, attentionImages: opts.n, ...(opts.out ? { out: opts.out } : {}) });
+        process.stdout.write(`wrote ${out}\n`);
+      }),
+    );
 }

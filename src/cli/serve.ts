@@ -1,57 +1,53 @@
 // cskd serve: a thin shell over Scorer + createServer; SIGTERM/SIGINT drain and exit 0.
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+
+import type { Command } from 'commander';
 
 import { Scorer } from '../score/scorer.js';
 import { createServer } from '../score/server.js';
+import { action, integer, positiveInt, threadsOption } from './options.js';
 
-export const usage = `cskd serve --model M [--port 8080] [--host 127.0.0.1] [options]
-  HTTP scoring: POST /score (image bytes) → {mean, std, distribution};
-  POST /score/batch ({"images": [base64…]}); GET /health; GET /metrics.
-  SIGTERM stops accepting, finishes accepted requests, then exits.
-  --threads N          onnxruntime threads (default: all cores)
-  --batch-size N       most images per model call (default 16)
-  --max-queue N        images in progress before 503 (default 64)
-  --max-body-mb N      largest image body (default 20; batch bodies: 64)
-  --max-batch-items N  most images per batch request (default 64)
-  --max-pixels N       refuse larger images (default 50000000)
-  --timeout-ms N       time to receive and answer a request (default 30000)`;
-
-function int(name: string, v: string | undefined, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name}: expected an integer ≥ ${min}, got '${v}'`);
-  return n;
+interface ServeOptions {
+  model: string;
+  port: number;
+  host: string;
+  threads?: number;
+  batchSize?: number;
+  maxQueue?: number;
+  maxBodyMb?: number;
+  maxBatchItems?: number;
+  maxPixels?: number;
+  timeoutMs?: number;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string', short: 'm' },
-      port: { type: 'string', short: 'p', default: '8080' },
-      host: { type: 'string', default: '127.0.0.1' },
-      threads: { type: 'string' },
-      'batch-size': { type: 'string' },
-      'max-queue': { type: 'string' },
-      'max-body-mb': { type: 'string' },
-      'max-batch-items': { type: 'string' },
-      'max-pixels': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-    },
-  });
-  if (!values.model) throw new Error('--model is required (an ONNX model exported by cskd)');
-  const port = int('port', values.port, 0) as number;
-  if (port > 65535) throw new RangeError(`--port: expected 0–65535, got ${port}`);
-  const maxBatch = int('batch-size', values['batch-size']);
-  const maxPixels = int('max-pixels', values['max-pixels']);
-  const bodyMb = int('max-body-mb', values['max-body-mb']);
-  const maxQueue = int('max-queue', values['max-queue']);
-  const maxBatchItems = int('max-batch-items', values['max-batch-items']);
-  const requestTimeoutMs = int('timeout-ms', values['timeout-ms']);
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('HTTP scoring: POST /score (image bytes) → {mean, std, distribution}; POST /score/batch ({"images": [base64…]}); GET /health; GET /metrics. SIGTERM stops accepting, finishes accepted requests, then exits')
+    .requiredOption('-m, --model <file>', 'ONNX model exported by cskd')
+    .option('-p, --port <port>', 'port to listen on (0: any free port)', integer(0, 65535), 8080)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(threadsOption('onnxruntime threads (default: one per core)'))
+    .option('--batch-size <n>', 'most images per model call (default 16)', positiveInt)
+    .option('--max-queue <n>', 'images in progress before 503 (default 64)', positiveInt)
+    .option('--max-body-mb <n>', 'largest image body in MiB (default 20; batch bodies: 64)', positiveInt)
+    .option('--max-batch-items <n>', 'most images per batch request (default 64)', positiveInt)
+    .option('--max-pixels <n>', 'refuse larger images (default 50000000)', positiveInt)
+    .option('--timeout-ms <ms>', 'time to receive and answer a request (default 30000)', positiveInt)
+    .action(action((opts: ServeOptions) => serve(opts)));
+}
+
+async function serve(values: ServeOptions): Promise<number> {
+  const port = values.port;
+  const maxBatch = values.batchSize;
+  const maxPixels = values.maxPixels;
+  const bodyMb = values.maxBodyMb;
+  const maxQueue = values.maxQueue;
+  const maxBatchItems = values.maxBatchItems;
+  const requestTimeoutMs = values.timeoutMs;
 
   const scorer = await Scorer.load(values.model, {
-    threads: int('threads', values.threads) ?? availableParallelism(),
+    threads: values.threads ?? availableParallelism(),
     ...(maxBatch !== undefined ? { maxBatch } : {}),
     ...(maxPixels !== undefined ? { maxPixels } : {}),
   });

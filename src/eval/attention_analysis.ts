@@ -249,3 +249,24 @@ export async function writeAttentionAnalysis(analysis: AttentionAnalysis, outDir
   writeFileSync(out.png, await figureToPng(fig));
   return out;
 }
+
+export interface AttentionSummary {
+  name: string;
+  depth: number;
+  heads: number;
+  /** Mean over every layer and head, and over the last layer's heads. */
+  distance: { mean: number; lastLayer: number };
+  entropy: { mean: number; lastLayer: number };
+}
+
+/** One line's worth per model: the means over all heads and over the last layer's. */
+export function summarizeAttention(analysis: AttentionAnalysis): AttentionSummary[] {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return analysis.models.map((m) => ({
+    name: m.name,
+    depth: m.depth,
+    heads: m.heads,
+    distance: { mean: mean(m.distance.flat()), lastLayer: mean(m.distance[m.distance.length - 1] ?? []) },
+    entropy: { mean: mean(m.entropy.flat()), lastLayer: mean(m.entropy[m.entropy.length - 1] ?? []) },
+  }));
+}

@@ -44,6 +44,8 @@ export interface DemoResult {
   runDir: RunDir;
   seeds: number[];
   rows: DemoRow[];
+  /** The exported student of the first seed (ONNX). */
+  student: string;
 }
 
 export interface DemoOptions {
@@ -69,7 +71,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const r = await train(config, { runDir: seedDir, features: o.features, report: false, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
     for (const row of r.rows) rows.set(row.name, [...(rows.get(row.name) ?? []), row.report]);
   }
-  const result = { runDir, seeds, rows: [...rows.entries()].map(([name, reports]) => ({ name, reports })) };
+  const result = { runDir, seeds, rows: [...rows.entries()].map(([name, reports]) => ({ name, reports })), student: runDir.seed(0).model('student', 'onnx') };
   runDir.log({ event: 'demo', seeds, rows: result.rows });
   try {
     log(`report: ${await writeRunReport(runDir.path)}`);

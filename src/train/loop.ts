@@ -41,7 +41,8 @@ export type TrainEvent =
   | { type: 'step'; phase: string; epoch: number; step: number; totalSteps: number; images: number; lr: number; losses: Record<string, number> }
   | { type: 'epoch'; phase: string; epoch: number; losses: Record<string, number>; metrics?: Record<string, number>; imagesPerSec: number; waitFraction: number }
   | { type: 'resume'; phase: string; step: number; epoch: number }
-  | { type: 'stopped'; phase: string; reason: string };
+  | { type: 'stopped'; phase: string; reason: string }
+  | { type: 'done'; phase: string; result: PhaseResult; seconds: number };
 
 export interface PhaseSpec<B extends PhaseBatch> {
   name: PhaseName;
@@ -184,7 +185,7 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
   if (spec.bestKey && pos.best && existsSync(best)) loadCheckpoint(best, { params: model.params });
   else if (ema) ema.swap(); // hand on the averaged weights
   const elapsed = (performance.now() - t0) / 1000;
-  return {
+  const result: PhaseResult = {
     steps: opt.step,
     epochs: s.epochs,
     losses,
@@ -193,4 +194,6 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
     waitFraction: waitMs / 1000 / Math.max(elapsed, 1e-9),
     resumed,
   };
+  spec.onEvent?.({ type: 'done', phase: name, result, seconds: elapsed });
+  return result;
 }

@@ -237,7 +237,6 @@ export async function finishRun(ctx: RunContext): Promise<void> {
       ctx.log(`report: not written (${(e as Error).message})`);
     }
   }
-  ctx.log(`run directory: ${ctx.runDir.path}`);
 }
 
 /** Every phase: alignment, teacher, student, baselines, test scores, export, report. */

@@ -1,64 +1,117 @@
-// Progress for long phases: a redrawn line with loss, images/s and ETA on a
-// TTY, plain lines at most every few seconds otherwise (logs, CI).
+// The one progress reporter of every long command (train, features, score):
+// on a terminal a bar redrawn in place with rate and ETA; elsewhere (logs, CI)
+// a plain line at most every 10 s, so a log holds a few lines per phase, not
+// one per step. `quiet` silences it; finish() still hands back the summary.
 import type { Writable } from 'node:stream';
 
-export interface ProgressUpdate {
-  phase: string;
-  step: number;
-  totalSteps: number;
-  images: number;
-  losses: Record<string, number>;
+export type ProgressStream = Writable & { isTTY?: boolean };
+
+export interface ProgressOptions {
+  /** What is being done: the line's first word(s), e.g. 'teacher' or 'features'. */
+  label: string;
+  /** Units of work in all (steps, images). */
+  total: number;
+  /** What the rate counts, e.g. 'img'. Default 'img'. */
+  unit?: string;
+  out?: ProgressStream;
+  quiet?: boolean;
+  /** Plain-line interval off a terminal. Default 10 s. */
+  plainEveryMs?: number;
 }
 
-export class ProgressPrinter {
-  readonly #out: Writable & { isTTY?: boolean };
-  // The rate counts from the first update, so a phase's first step does not
-  // divide by almost nothing.
+export interface ProgressState {
+  /** Units done of total. */
+  done: number;
+  /** What the rate counts, if not `done` (e.g. images while done counts steps). */
+  counted?: number;
+  /** Extra text after the counts (losses, errors). */
+  text?: string;
+}
+
+const BAR = 24;
+const REDRAW_MS = 200;
+
+export class ProgressReporter {
+  readonly #o: Required<Omit<ProgressOptions, 'quiet'>> & { quiet: boolean };
   #start = NaN;
-  #startImages = 0;
-  #lastPlain = 0;
-  #images = 0;
+  #startCounted = 0;
+  #startDone = 0;
+  #lastDraw = -Infinity;
+  #drawn = false;
 
-  constructor(out: Writable & { isTTY?: boolean } = process.stderr, readonly plainEveryMs = 5000) {
-    this.#out = out;
+  constructor(o: ProgressOptions) {
+    this.#o = { unit: 'img', out: process.stderr, quiet: false, plainEveryMs: 10_000, ...o };
   }
 
-  update(u: ProgressUpdate): void {
-    this.#images = u.images;
+  get tty(): boolean {
+    return this.#o.out.isTTY === true;
+  }
+
+  update(s: ProgressState): void {
+    const now = performance.now();
+    const counted = s.counted ?? s.done;
+    // The rate counts from the first update, so the first unit's start-up cost does not skew it.
     if (Number.isNaN(this.#start)) {
-      this.#start = performance.now();
-      this.#startImages = u.images;
+      this.#start = now;
+      this.#startCounted = counted;
+      this.#startDone = s.done;
     }
-    const elapsed = (performance.now() - this.#start) / 1000;
-    const rate = elapsed > 0 ? (u.images - this.#startImages) / elapsed : NaN;
-    const eta = u.step > 0 ? (elapsed / u.step) * (u.totalSteps - u.step) : NaN;
-    const losses = Object.entries(u.losses)
-      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-      .join(' ');
-    const text = `${u.phase} ${u.step}/${u.totalSteps} ${losses} ${Number.isFinite(rate) ? rate.toFixed(1) : '--'} img/s ETA ${formatSeconds(eta)}`;
-    if (this.#out.isTTY) {
-      const width = 28;
-      const filled = Math.round((width * u.step) / Math.max(1, u.totalSteps));
-      this.#out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K`);
-    } else if (performance.now() - this.#lastPlain >= this.plainEveryMs || u.step === u.totalSteps) {
-      this.#lastPlain = performance.now();
-      this.#out.write(`${text}\n`);
-    }
+    if (this.#o.quiet) return;
+    const final = s.done >= this.#o.total;
+    if (now - this.#lastDraw < (this.tty ? REDRAW_MS : this.#o.plainEveryMs) && !(final && this.tty)) return;
+    if (!this.tty && now - this.#start < this.#o.plainEveryMs) return; // short work: the summary line says it all
+    this.#lastDraw = now;
+    const line = this.#line(s, now);
+    if (this.tty) {
+      const frac = this.#o.total > 0 ? Math.min(1, s.done / this.#o.total) : 1;
+      const filled = Math.round(frac * BAR);
+      this.#o.out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ${line}\x1b[K`);
+      this.#drawn = true;
+    } else this.#o.out.write(`${line}\n`);
   }
 
-  done(summary: string): void {
-    if (this.#out.isTTY) this.#out.write('\r\x1b[K');
-    this.#out.write(`${summary}\n`);
+  /** A line that is not progress (a log message), written without tearing the bar. */
+  log(line: string): void {
+    if (this.#o.quiet) return;
+    this.#clear();
+    this.#o.out.write(`${line}\n`);
   }
 
-  get images(): number {
-    return this.#images;
+  /** Clears the bar and writes the closing line (unless quiet). */
+  finish(summary: string): void {
+    if (this.#o.quiet) return;
+    this.#clear();
+    this.#o.out.write(`${summary}\n`);
+  }
+
+  /** Units per second since the first update. */
+  rate(counted: number, now = performance.now()): number {
+    const elapsed = (now - this.#start) / 1000;
+    return elapsed > 0 ? (counted - this.#startCounted) / elapsed : NaN;
+  }
+
+  #clear(): void {
+    if (this.#drawn && this.tty) this.#o.out.write('\r\x1b[K');
+    this.#drawn = false;
+  }
+
+  #line(s: ProgressState, now: number): string {
+    const counted = s.counted ?? s.done;
+    const rate = this.rate(counted, now);
+    const elapsed = (now - this.#start) / 1000;
+    const progressed = s.done - this.#startDone;
+    const eta = progressed > 0 && elapsed > 0 ? ((this.#o.total - s.done) * elapsed) / progressed : NaN;
+    const speed = Number.isFinite(rate) ? `${rate.toFixed(1)} ${this.#o.unit}/s` : `-- ${this.#o.unit}/s`;
+    return `${this.#o.label} ${s.done}/${this.#o.total}${s.text ? ` ${s.text}` : ''} · ${speed} · ETA ${formatDuration(eta)}`;
   }
 }
 
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '--';
-  const m = Math.floor(s / 60);
-  const sec = Math.round(s % 60);
-  return m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+/** 75 → '1m15s', 3700 → '1h01m', NaN → '--'. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  return m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }

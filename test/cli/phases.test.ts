@@ -3,12 +3,13 @@
 // student scores the same through ONNX as natively.
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../../src/cli/main.js';
 import { generateDemo } from '../../src/data/demo.js';
+import { readEvents } from '../../src/run/events.js';
 import { captureOutput } from '../helpers/capture.js';
 
 afterEach(() => vi.restoreAllMocks());
@@ -39,7 +40,16 @@ describe('phase commands', () => {
       }),
     );
     const run = join(dir, 'run');
+    // Features first, then training: training finds them where cskd features put them.
+    const unlabeled = data.unlabeled.reduce((n, u) => n + u.files, 0);
+    const f = await capture(['features', data.config, '--clip', 'standin', '--json']);
+    expect(f.code).toBe(0);
+    const store = (JSON.parse(f.out) as { store: string; embedded: number }).store;
+    expect(store).toBe(join(dirname(data.config), 'features', 'standin'));
+    expect((JSON.parse(f.out) as { embedded: number }).embedded).toBe(unlabeled);
     expect((await capture(['align', cfg, '--run-dir', run])).code).toBe(0);
+    const featureLog = readEvents(join(run, 'metrics.jsonl')).filter((e) => e['event'] === 'features').map((e) => String(e['message']));
+    expect(featureLog).toContain(`feature store ${store}: 0 embedded, ${unlabeled} already there, 0 failed in ${featureLog.at(-1)?.match(/in ([\d.]+) s$/)?.[1]} s`);
     const alignedT = join(run, 'models', 'aligned-teacher.safetensors');
     const alignedS = join(run, 'models', 'aligned-student.safetensors');
     expect(existsSync(alignedT) && existsSync(alignedS)).toBe(true);

@@ -47,7 +47,8 @@ describe('cskd features', () => {
 
   it('asks for --clip and says what it takes', async () => {
     const c = capture();
-    expect(await main(['features', root])).toBe(1);
-    expect(c.err()).toMatch(/--clip is required: a CLIP model path, or 'standin' for the offline stand-in \(not CLIP\)/);
+    expect(await main(['features', root])).toBe(2);
+    expect(c.err()).toMatch(/required option '--clip <model>' not specified/);
+    expect(c.err().replace(/\s+/g, ' ')).toMatch(/or 'standin': an offline STAND-IN that is not CLIP/);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
-import { run } from '../../src/cli/data.js';
+import { main } from '../../src/cli/main.js';
 import { checkDataset, checkPassed } from '../../src/data/check.js';
 import { encodePng, solid, tempDir } from './images.js';
 
@@ -60,12 +60,13 @@ describe('cskd data check', () => {
       out += String(chunk);
       return true;
     });
-    expect(await run(['check', config])).toBe(1);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await main(['data', 'check', config])).toBe(1);
     expect(out).toContain('files: 8 checked, 3 ok, bad: 1 missing, 1 zero-byte, 1 truncated, 1 not-an-image, 1 too-large');
     expect(out).toContain(`  ${join(dir, 'AVA.txt')}:5: all-zero histogram`);
     out = '';
-    expect(await run(['check', config, '--json'])).toBe(1);
+    expect(await main(['data', 'check', config, '--json'])).toBe(1);
     expect((JSON.parse(out) as { filesOk: number }).filesOk).toBe(3);
-    await expect(run(['check'])).rejects.toThrow(/usage/);
+    expect(await main(['data', 'check'])).toBe(2); // the missing argument is a usage error
   });
 });

@@ -186,9 +186,9 @@ describe('cskd score', () => {
     expect(seen.sort()).toEqual(allPaths().sort());
   });
 
-  it('fatal problems exit 1 with a message: no model, unknown format, a header for other bins, no inputs', async () => {
+  it('fatal problems exit 1 with a message (unknown format, a header for other bins, no inputs); a missing --model is a usage error (2)', async () => {
     const c = capture();
-    expect(await main(['score', imageDir, '-o', join(dir, 'x.csv')])).toBe(1);
+    expect(await main(['score', imageDir, '-o', join(dir, 'x.csv')])).toBe(2);
     expect(await main(['score', imageDir, '-m', model, '-o', join(dir, 'x.txt')])).toBe(1);
     const other = join(dir, 'other.csv');
     writeFileSync(other, 'path,mean,std,p_1,p_2,error\n');
@@ -196,7 +196,7 @@ describe('cskd score', () => {
     expect(await main(['score', join(dir, 'nothing-*.jpg'), '-m', model, '-o', join(dir, 'y.csv')])).toBe(1);
     expect(await main(['score', imageDir, '-m', join(dir, 'missing.onnx'), '-o', join(dir, 'y.csv')])).toBe(1);
     const err = c.err();
-    expect(err).toContain('--model is required');
+    expect(err).toContain("required option '-m, --model <file>' not specified");
     expect(err).toContain('use .csv or .jsonl');
     expect(err).toMatch(/other.csv:1: the header is 'path,mean,std,p_1,p_2,error'/);
     expect(err).toContain('no image files found in the inputs');
