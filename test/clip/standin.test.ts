@@ -51,6 +51,7 @@ describe('CLIP stand-in (nsfwjs MobileNetV2 → ONNX)', () => {
     const x = inputNhwc(B);
 
     // The original: tfjs loads the model.json and the still-quantised shard itself.
+    tf.enableProdMode(); // no banner asking for tfjs-node on every test run
     await tf.setBackend('cpu');
     const specs = files.model.weightsManifest.flatMap((g) => g.weights);
     const weightData = files.weightData.buffer.slice(files.weightData.byteOffset, files.weightData.byteOffset + files.weightData.byteLength) as ArrayBuffer;
