@@ -4,8 +4,6 @@
 // in the header metadata the model config, step, optimizer settings and RNG
 // states. Written atomically: a killed process leaves the previous checkpoint.
 import type { ParameterSet } from '../nn/parameters.js';
-import type { AdamW } from '../optim/adamw.js';
-import type { Ema } from '../optim/ema.js';
 import { closeSync, openSync } from 'node:fs';
 
 import { type TensorData, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../tensor/safetensors.js';
@@ -25,10 +23,23 @@ export function isCheckpoint(path: string): boolean {
   }
 }
 
+/** What a checkpoint keeps of an optimizer (src/optim's AdamW is one): flat moments, step count, settings. */
+export interface OptimizerState {
+  readonly m: TensorData;
+  readonly v: TensorData;
+  step: number;
+  readonly options: object;
+}
+
+/** What a checkpoint keeps of an EMA (src/optim's Ema is one): the flat shadow weights. */
+export interface EmaState {
+  readonly shadow: TensorData;
+}
+
 export interface TrainingState {
   params: ParameterSet;
-  optimizer?: AdamW | null;
-  ema?: Ema | null;
+  optimizer?: OptimizerState | null;
+  ema?: EmaState | null;
   /** Completed optimizer steps. */
   step: number;
   /** Named RNG states (Rng.state) to restore exactly. */
