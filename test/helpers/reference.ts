@@ -231,3 +231,35 @@ export function distillRef(student: A, teacher: A, B: number, K: number, T: numb
   }
   return (T * T * total) / B;
 }
+
+/** Pearson correlation, two-pass in float64. */
+export function pearsonRef(x: readonly number[], y: readonly number[]): number {
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (x[i] as number) - mx;
+    const dy = (y[i] as number) - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+/** Ranks 1..n, ties sharing their mean rank (by counting, not sorting). */
+export function averageRanksRef(x: readonly number[]): number[] {
+  return x.map((v) => {
+    const below = x.filter((u) => u < v).length;
+    const equal = x.filter((u) => u === v).length;
+    return below + (equal + 1) / 2;
+  });
+}
+
+/** Spearman correlation: Pearson of the average ranks. */
+export function spearmanRef(x: readonly number[], y: readonly number[]): number {
+  return pearsonRef(averageRanksRef(x), averageRanksRef(y));
+}
