@@ -10,6 +10,7 @@
 
 #include "cpu/gemm_internal.h"
 #include "cpu/parallel.h"
+#include "cpu/softmax.h"
 #include "cpu/vec_math.h"
 
 namespace cskd::cpu {
@@ -41,26 +42,8 @@ GemmParams product(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
   return g;
 }
 
-// Row i of P from the scaled scores in place: softmax with its log-sum-exp
-// written to *lse, or, when the lse is known (backward), exp(s - lse).
-CSKD_SIMD_CLONES void softmaxRowWithLse(float* row, int64_t n, float* lse) {
-  float m = row[0];
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < n; ++j) {
-    row[j] = vexp(row[j] - m);
-    sum += row[j];
-  }
-  const float inv = 1.0f / sum;
-  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-  *lse = m + std::log(sum);
-}
-
-CSKD_SIMD_CLONES void expRowMinus(float* row, int64_t n, float lse) {
-  for (int64_t j = 0; j < n; ++j) row[j] = vexp(row[j] - lse);
-}
+// Row i of P from the scaled scores, in place: softmaxRowWithLse in the
+// forward, expRowMinus from the saved lse in the backward (cpu/softmax.h).
 
 // dS = P * (dP - D_i), in place over dP.
 CSKD_SIMD_CLONES void softmaxGradRow(const float* p, float* ds, int64_t n, float di) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "cpu/softmax.h"
 #include "cpu/vec_math.h"
 
 namespace cskd::cpu {
@@ -30,20 +31,6 @@ double norm(const float* x, int64_t n) {
   double s = 0.0;
   for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
   return std::sqrt(s);
-}
-
-// e[r, k] = x[r, k] - max_k x[r, k] for a block of rows.
-void shiftedLogits(const float* x, float* e, int64_t rows, int64_t K) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * K;
-    float m = xr[0];
-    for (int64_t k = 1; k < K; ++k) m = xr[k] > m ? xr[k] : m;
-    for (int64_t k = 0; k < K; ++k) e[r * K + k] = xr[k] - m;
-  }
-}
-
-CSKD_SIMD_CLONES void expInPlace(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = vexp(x[i]);
 }
 
 }  // namespace
@@ -275,8 +262,7 @@ double emdLossFromLogits(const EmdLossParams& p, const float* logits, float* pro
                 std::vector<double> lanes(static_cast<size_t>(4 * K * kRows + 9 * kRows));
                 for (int64_t blk = b0; blk < b1; ++blk) {
                   const int64_t i0 = blk * kBlock, rows = std::min(kBlock, B - i0);
-                  shiftedLogits(logits + i0 * K, e.data(), rows, K);
-                  expInPlace(e.data(), rows * K);
+                  expShiftedRows(logits + i0 * K, e.data(), rows, K, 1.0f);
                   perBlock[blk] = p.r == 2.0f
                                       ? emdRowsR2(p, e.data(), i0, rows, probs, lanes.data())
                                       : emdRows(p, e.data(), i0, rows, probs, d.data(), g.data());

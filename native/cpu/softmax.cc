@@ -10,20 +10,9 @@
 namespace cskd::cpu {
 namespace {
 
-// Three passes so the exponentials run as one flat vector loop over the whole
-// block: rows as short as K = 10 bins would otherwise leave vexp in the
-// scalar remainder of every row.
 CSKD_SIMD_CLONES void forwardRows(const float* x, float* y, int64_t rows, int64_t cols,
                                   float invT) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = xr[0];
-    for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * invT;
-  }
-  const int64_t n = rows * cols;
-  for (int64_t i = 0; i < n; ++i) y[i] = vexp(y[i]);
+  expShiftedRows(x, y, rows, cols, invT);
   for (int64_t r = 0; r < rows; ++r) {
     float* yr = y + r * cols;
     float sum = 0.0f;
@@ -50,6 +39,38 @@ CSKD_SIMD_CLONES void backwardRows(const float* y, const float* dy, float* dx, i
 int64_t rowGrain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)); }
 
 }  // namespace
+
+CSKD_SIMD_CLONES void expShiftedRows(const float* x, float* e, int64_t rows, int64_t cols,
+                                     float invT) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* er = e + r * cols;
+    float m = xr[0];
+    for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    for (int64_t c = 0; c < cols; ++c) er[c] = (xr[c] - m) * invT;
+  }
+  const int64_t n = rows * cols;
+  for (int64_t i = 0; i < n; ++i) e[i] = vexp(e[i]);
+}
+
+CSKD_SIMD_CLONES void softmaxRowWithLse(float* row, int64_t n, float* lse) {
+  float m = row[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = vexp(row[j] - m);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+  *lse = m + std::log(sum);
+}
+
+CSKD_SIMD_CLONES void expRowMinus(float* row, int64_t n, float lse) {
+  for (int64_t j = 0; j < n; ++j) row[j] = vexp(row[j] - lse);
+}
 
 void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, float temperature) {
   const float invT = 1.0f / temperature;
