@@ -1,4 +1,4 @@
-// Per-head attention statistics for the analysis (DESIGN.md): over the patch
+// Per-head attention statistics for the analysis (docs/design.md): over the patch
 // tokens only (the first `prefix` tokens, e.g. CLS, excluded), with A the
 // softmax over all tokens restricted to patch rows and columns, not
 // renormalised:

@@ -4,7 +4,7 @@
 // a collapsed encoder all attend alike: short distances, low spread across
 // heads). The numbers come from the native statistics kernel the attention
 // blocks call when the forward context carries a recorder (formulas in
-// DESIGN.md: patch tokens only, softmax over all tokens, not renormalised).
+// docs/design.md: patch tokens only, softmax over all tokens, not renormalised).
 //
 // Several encoders are analysed on the same images; images are decoded once
 // per distinct input (size, normalisation), with the deterministic eval view.
@@ -243,7 +243,7 @@ export interface AttentionOutputs {
 export async function writeAttentionAnalysis(analysis: AttentionAnalysis, outDir: string, opts: { title?: string } = {}): Promise<AttentionOutputs> {
   mkdirSync(outDir, { recursive: true });
   const out = { json: join(outDir, 'attention.json'), svg: join(outDir, 'attention.svg'), png: join(outDir, 'attention.png') };
-  writeFileSync(out.json, `${JSON.stringify({ formulas: 'DESIGN.md: patch tokens only; softmax over all tokens, not renormalised; layers 1-based', ...analysis }, null, 2)}\n`);
+  writeFileSync(out.json, `${JSON.stringify({ formulas: 'docs/design.md: patch tokens only; softmax over all tokens, not renormalised; layers 1-based', ...analysis }, null, 2)}\n`);
   const fig = attentionFigure(analysis.models, { title: opts.title ?? `Attention per head over ${analysis.models[0]?.images ?? 0} images` });
   writeFileSync(out.svg, fig.svg);
   writeFileSync(out.png, await figureToPng(fig));

@@ -1,5 +1,5 @@
 // analyzeAttention against an independent float64 forward of a tiny ViT: the
-// attention maps are recomputed from the model's weights and the DESIGN.md
+// attention maps are recomputed from the model's weights and the docs/design.md
 // formulas (patch rows and columns of the softmax over all tokens, not
 // renormalised), then averaged over the images.
 import { writeFileSync } from 'node:fs';
@@ -160,7 +160,7 @@ function expectClose(actual: number[][], expected: number[][], atol: number): vo
 }
 
 describe('analyzeAttention', () => {
-  it('matches a float64 forward with the DESIGN.md formulas, averaged over the images, for encoders of different sizes at once', async () => {
+  it('matches a float64 forward with the docs/design.md formulas, averaged over the images, for encoders of different sizes at once', async () => {
     const { dir, cleanup } = tempDir('cskd-attn-');
     try {
       const paths = writeImages(dir, 3, 7);

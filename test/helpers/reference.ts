@@ -1,5 +1,5 @@
 // Plain float64 implementations of every kernel, written from the formulas in
-// DESIGN.md (and PyTorch's documented semantics), independent of the native code.
+// docs/design.md (and PyTorch's documented semantics), independent of the native code.
 // Gradients are checked against finite differences of these forwards.
 type A = ArrayLike<number>;
 
@@ -77,7 +77,7 @@ export function attentionBackwardRef(q: A, k: A, v: A, dout: A, B: number, H: nu
   return { dq, dk, dv };
 }
 
-/** DESIGN.md's attention distance and entropy, per [B, H], CLS (prefix) excluded, no renormalisation. */
+/** docs/design.md's attention distance and entropy, per [B, H], CLS (prefix) excluded, no renormalisation. */
 export function attentionStatsRef(q: A, k: A, B: number, H: number, N: number, D: number, prefix: number, gridW: number, patchPx: number) {
   const { P } = attentionRef(q, k, q, B, H, N, D);
   const distance = new Float64Array(B * H);
