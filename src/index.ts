@@ -43,7 +43,7 @@ export { alignEncoder, alignStep } from './train/align.js';
 export { finetune, supervisedStep } from './train/finetune.js';
 export { distill, distillStep, teacherTargets } from './train/distill.js';
 export { train, type TrainOptions, type TrainResult } from './train/pipeline.js';
-export { clipFeatures, type FeatureProvider, type FeatureRequest } from './train/features.js';
+export { clipFeatures, type FeatureProvider, type FeatureStorePlace } from './train/features.js';
 export { loadTrainConfig, resolveTrainConfig, DEFAULT_TRAIN_CONFIG, type TrainConfig, ConfigError } from './train/config.js';
 export { runPhase, type TrainEvent, type PhaseSettings, PhaseStoppedError } from './train/loop.js';
 export { NonFiniteError } from './util/errors.js';

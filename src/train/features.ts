@@ -9,21 +9,21 @@ import { openClipEncoder } from '../clip/open.js';
 import type { RunDir } from '../run/run_dir.js';
 import type { TrainConfig } from './config.js';
 
-/** Computes (or opens) the frozen-encoder feature store for these images. */
-export type FeatureProvider = (request: FeatureRequest) => Promise<FeatureLookup>;
+/**
+ * Computes (or opens) the frozen-encoder feature store for these images.
+ * `where` says where the default store sits; providers that keep their own
+ * store may ignore it.
+ */
+export type FeatureProvider = (images: readonly string[], config: TrainConfig, runDir: RunDir, where: FeatureStorePlace) => Promise<FeatureLookup>;
 
-export interface FeatureRequest {
-  /** Unlabeled images of every source, each once. */
-  images: readonly string[];
-  config: TrainConfig;
-  runDir: RunDir;
+export interface FeatureStorePlace {
   /** The dataset config the pool came from (absolute): the default store sits beside it. */
   dataPath: string;
   /** clip.store resolved against the config's directory, or null for the default place. */
   storeDir: string | null;
 }
 
-export const clipFeatures: FeatureProvider = async ({ images, config, runDir, dataPath, storeDir }) => {
+export const clipFeatures: FeatureProvider = async (images, config, runDir, { dataPath, storeDir }) => {
   const encoder = await openClipEncoder(config.clip.model, config.clip.threads > 0 ? { threads: config.clip.threads } : {});
   const log = (message: string) => runDir.log({ event: 'features', message });
   try {

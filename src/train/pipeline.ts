@@ -135,10 +135,7 @@ export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; s
     return null;
   }
   const store = ctx.config.clip.store;
-  const features = await ctx.options.features({
-    images: ctx.pool,
-    config: ctx.config,
-    runDir: ctx.runDir,
+  const features = await ctx.options.features(ctx.pool, ctx.config, ctx.runDir, {
     dataPath: ctx.dataPath,
     storeDir: store === null ? null : resolve(ctx.options.baseDir ?? process.cwd(), store),
   });

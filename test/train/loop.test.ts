@@ -81,4 +81,21 @@ describe('runPhase', () => {
     expect(r.resumed).toBe(true);
     expect(again.model.params.values.data.every(Number.isFinite)).toBe(true);
   });
+
+  it('stops on a non-finite gradient behind a finite loss, naming the phase, epoch and step, with clipping off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cskd-phase-'));
+    const s = spec(dir);
+    s.settings.clipNorm = 0;
+    const model = s.model;
+    let calls = 0;
+    s.step = (b, arena) => {
+      const loss = alignStep(model, b.images, b.clip, arena);
+      if (++calls === 6) model.params.grads.data[3] = Infinity; // epoch 1, its second batch
+      return { loss };
+    };
+    const err = await runPhase(s).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PhaseStoppedError);
+    expect((err as Error).message).toMatch(/^align-student: AdamW: gradient norm is Infinity at epoch 1, step 6; the last good checkpoint is .*align-student-last\.safetensors$/);
+    expect(model.params.values.data.every(Number.isFinite)).toBe(true);
+  });
 });
