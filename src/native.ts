@@ -6,8 +6,20 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-type F32 = Float32Array;
-type OptF32 = Float32Array | null;
+/** An opaque handle to a block of device memory (never readable from JS). */
+export type DeviceHandle = { readonly __deviceHandle: unique symbol };
+
+/** What the addon takes in place of a Float32Array for a device tensor (offset, length in elements). */
+export interface DeviceView {
+  readonly handle: DeviceHandle;
+  readonly offset: number;
+  readonly length: number;
+  readonly device: `cuda:${number}`;
+}
+
+/** A tensor's elements as the addon takes them: host memory or a device view. */
+type F32 = Float32Array | DeviceView;
+type OptF32 = F32 | null;
 
 export interface CpuFeatureFlags {
   avx2: boolean;
@@ -25,6 +37,26 @@ export interface CudaDevice {
   computeCapability: string;
   memoryBytes: number;
   multiprocessors: number;
+  /** The CPU emulation of the CUDA runtime (the CSKD_CUDA_EMULATION test build). */
+  emulated: boolean;
+}
+
+export interface DeviceMemoryInfo {
+  /** The runtime's free and total device memory, bytes. */
+  free: number;
+  total: number;
+  /** The caching allocator's blocks handed out and held in its cache, bytes. */
+  inUse: number;
+  cached: number;
+}
+
+export interface DeviceStats {
+  /**
+   * Kernels run on devices since the addon loaded: counted by the emulated
+   * runtime's executor, or, on real hardware, the binding's device kernel calls.
+   */
+  kernelLaunches: number;
+  emulated: boolean;
 }
 
 export interface CudaInfo {
@@ -44,6 +76,20 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   measureFmaPeak(seconds: number, threads: number): number;
   cudaInfo(): CudaInfo;
+
+  /** CUDA devices this addon can use (0 when built without CUDA); the rest exist only with CUDA. */
+  deviceCount(): number;
+  deviceAllocate(device: number, bytes: number, zero: boolean): DeviceHandle;
+  deviceRelease(handle: DeviceHandle): void;
+  /** n floats between any of host and device; waits only when the destination is the host. */
+  deviceCopy(dst: F32, src: F32, n: number): void;
+  deviceFill(x: F32, n: number, value: number): void;
+  /** flag[0] = 1 when x holds a NaN or an infinity (enqueued, not read). */
+  flagNonFinite(x: F32, n: number, flag: F32): void;
+  deviceSynchronize(device: number): void;
+  deviceMemory(device: number): DeviceMemoryInfo;
+  deviceEmptyCache(): void;
+  deviceStats(): DeviceStats;
 
   gemm(
     A: F32, B: F32, C: F32, bias: OptF32,
@@ -96,24 +142,24 @@ export interface NativeAddon {
 
   alignLoss(
     student: F32, target: F32, weights: OptF32, grad: OptF32, B: number, D: number,
-    kind: number, normalize: boolean, beta: number, eps: number, gradScale: number,
-  ): number;
+    kind: number, normalize: boolean, beta: number, eps: number, gradScale: number, loss?: DeviceView,
+  ): number | undefined;
   emdLoss(
     pred: F32, target: F32, weights: OptF32, grad: OptF32, B: number, K: number,
-    r: number, squared: boolean, eps: number, gradScale: number,
-  ): number;
+    r: number, squared: boolean, eps: number, gradScale: number, loss?: DeviceView,
+  ): number | undefined;
   emdLossFromLogits(
     logits: F32, target: F32, weights: OptF32, grad: OptF32, probs: OptF32, B: number, K: number,
-    r: number, squared: boolean, eps: number, gradScale: number,
-  ): number;
+    r: number, squared: boolean, eps: number, gradScale: number, loss?: DeviceView,
+  ): number | undefined;
   distillLoss(
     student: F32, teacher: F32, weights: OptF32, grad: OptF32, B: number, K: number,
-    temperature: number, kind: number, gradScale: number,
-  ): number;
+    temperature: number, kind: number, gradScale: number, loss?: DeviceView,
+  ): number | undefined;
 
   adamwStep(
     param: F32, grad: F32, m: F32, v: F32,
-    segStart: Float64Array, segLength: Float64Array, segLr: F32, segWeightDecay: F32,
+    segStart: Float64Array, segLength: Float64Array, segLr: Float32Array, segWeightDecay: Float32Array,
     beta1: number, beta2: number, eps: number, step: number, gradScale: number,
   ): void;
   sumOfSquares(x: F32, n: number): number;
@@ -122,22 +168,28 @@ export interface NativeAddon {
   /** Resolves when [3, size, size] is written at out[offset ..]; runs on libuv's pool. See decode.ts. */
   renderRawView(
     src: Uint8Array, width: number, height: number, axes: Float64Array,
-    size: number, flip: boolean, norm: Float64Array, out: F32, offset: number,
+    size: number, flip: boolean, norm: Float64Array, out: Float32Array, offset: number,
   ): Promise<void>;
 }
 
+/**
+ * With CSKD_EMULATED_DEVICE=1 the addon is the CUDA-emulation build
+ * (build-emu/, `npm run build:emu`): the device path on the CPU, for tests.
+ * CSKD_ADDON names any addon file and wins over both.
+ */
 function findAddon(): string {
   // src/native.ts and dist/native.js both sit one level below the package root.
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const emulated = process.env['CSKD_EMULATED_DEVICE'] === '1';
+  const builds = emulated ? ['build-emu'] : ['build'];
   const candidates = [
     process.env['CSKD_ADDON'],
-    join(root, 'build', 'Release', 'cskd.node'),
-    join(root, 'build', 'Debug', 'cskd.node'),
+    ...builds.flatMap((b) => [join(root, b, 'Release', 'cskd.node'), join(root, b, 'Debug', 'cskd.node')]),
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
   for (const p of candidates) if (existsSync(p)) return p;
   throw new Error(
     `cskd: the native addon is not built (looked in ${candidates.join(', ')}). ` +
-      'Run `npm run build:native` (needs cmake and a C++17 compiler).',
+      (emulated ? 'Run `npm run build:emu` (needs cmake, python3 and a C++20 compiler).' : 'Run `npm run build:native` (needs cmake and a C++17 compiler).'),
   );
 }
 

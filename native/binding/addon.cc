@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerLosses(env, exports);
   registerOptim(env, exports);
   registerResample(env, exports);
+  registerDevice(env, exports);
   return exports;
 }
 

@@ -2,6 +2,10 @@
 
 #include "binding/args.h"
 #include "cpu/attention_stats.h"
+#ifdef CSKD_HAVE_CUDA
+#include "cuda/attention.h"
+#include "cuda/attention_stats.h"
+#endif
 
 namespace cskd::binding {
 namespace {
@@ -41,7 +45,7 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   p.v = a.f32(2, nq, "v");
   p.out = a.f32(3, no, "out");
   p.lse = a.f32(4, p.B * p.H * p.N, "lse");
-  cpu::attentionForward(p);
+  CSKD_DISPATCH(a, cuda::attentionForward(p, a.stream()), cpu::attentionForward(p));
   return info.Env().Undefined();
 }
 
@@ -60,7 +64,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   p.dq = a.f32(6, nq, "dq");
   p.dk = a.f32(7, nq, "dk");
   p.dv = a.f32(8, nq, "dv");
-  cpu::attentionBackward(p);
+  CSKD_DISPATCH(a, cuda::attentionBackward(p, a.stream()), cpu::attentionBackward(p));
   return info.Env().Undefined();
 }
 
@@ -81,7 +85,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   s.attn.k = a.f32(1, nq, "k");
   s.distance = a.f32(2, p.B * p.H, "distance");
   s.entropy = a.f32(3, p.B * p.H, "entropy");
-  cpu::attentionStats(s);
+  CSKD_DISPATCH(a, cuda::attentionStats(s, a.stream()), cpu::attentionStats(s));
   return info.Env().Undefined();
 }
 

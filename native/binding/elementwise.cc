@@ -2,6 +2,10 @@
 
 #include "binding/args.h"
 #include "cpu/gelu.h"
+#ifdef CSKD_HAVE_CUDA
+#include "cuda/elementwise.h"
+#include "cuda/gelu.h"
+#endif
 
 namespace cskd::binding {
 namespace {
@@ -16,7 +20,9 @@ cpu::GeluKind geluKind(const Args& a, size_t i) {
 Napi::Value Add(const Napi::CallbackInfo& info) {
   Args a(info, "add");
   const int64_t n = a.i64(3, "n");
-  cpu::add(a.f32(0, n, "a"), a.f32(1, n, "b"), a.f32(2, n, "out"), n);
+  const float *x = a.f32(0, n, "a"), *y = a.f32(1, n, "b");
+  float* out = a.f32(2, n, "out");
+  CSKD_DISPATCH(a, cuda::add(x, y, out, n, a.stream()), cpu::add(x, y, out, n));
   return info.Env().Undefined();
 }
 
@@ -24,7 +30,10 @@ Napi::Value Add(const Napi::CallbackInfo& info) {
 Napi::Value Axpy(const Napi::CallbackInfo& info) {
   Args a(info, "axpy");
   const int64_t n = a.i64(3, "n");
-  cpu::axpy(static_cast<float>(a.num(0, "alpha")), a.f32(1, n, "x"), a.f32(2, n, "y"), n);
+  const float alpha = static_cast<float>(a.num(0, "alpha"));
+  const float* x = a.f32(1, n, "x");
+  float* y = a.f32(2, n, "y");
+  CSKD_DISPATCH(a, cuda::axpy(alpha, x, y, n, a.stream()), cpu::axpy(alpha, x, y, n));
   return info.Env().Undefined();
 }
 
@@ -32,7 +41,9 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args a(info, "scale");
   const int64_t n = a.i64(1, "n");
-  cpu::scale(a.f32(0, n, "x"), n, static_cast<float>(a.num(2, "alpha")));
+  float* x = a.f32(0, n, "x");
+  const float alpha = static_cast<float>(a.num(2, "alpha"));
+  CSKD_DISPATCH(a, cuda::scale(x, n, alpha, a.stream()), cpu::scale(x, n, alpha));
   return info.Env().Undefined();
 }
 
@@ -40,8 +51,10 @@ Napi::Value Scale(const Napi::CallbackInfo& info) {
 Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
   Args a(info, "biasAdd");
   const int64_t rows = a.i64(3, "rows"), cols = a.i64(4, "cols");
-  cpu::biasAdd(a.f32(0, rows * cols, "x"), a.f32(1, cols, "bias"), a.f32(2, rows * cols, "out"),
-               rows, cols);
+  const float *x = a.f32(0, rows * cols, "x"), *bias = a.f32(1, cols, "bias");
+  float* out = a.f32(2, rows * cols, "out");
+  CSKD_DISPATCH(a, cuda::biasAdd(x, bias, out, rows, cols, a.stream()),
+                cpu::biasAdd(x, bias, out, rows, cols));
   return info.Env().Undefined();
 }
 
@@ -49,8 +62,11 @@ Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
 Napi::Value BiasGradient(const Napi::CallbackInfo& info) {
   Args a(info, "biasGradient");
   const int64_t rows = a.i64(2, "rows"), cols = a.i64(3, "cols");
-  cpu::biasGradient(a.f32(0, rows * cols, "dy"), a.f32(1, cols, "dbias"), rows, cols,
-                    a.flag(4, "accumulate"));
+  const float* dy = a.f32(0, rows * cols, "dy");
+  float* dbias = a.f32(1, cols, "dbias");
+  const bool acc = a.flag(4, "accumulate");
+  CSKD_DISPATCH(a, cuda::biasGradient(dy, dbias, rows, cols, acc, a.stream()),
+                cpu::biasGradient(dy, dbias, rows, cols, acc));
   return info.Env().Undefined();
 }
 
@@ -58,7 +74,10 @@ Napi::Value BiasGradient(const Napi::CallbackInfo& info) {
 Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   Args a(info, "geluForward");
   const int64_t n = a.i64(2, "n");
-  cpu::geluForward(a.f32(0, n, "x"), a.f32(1, n, "y"), n, geluKind(a, 3));
+  const float* x = a.f32(0, n, "x");
+  float* y = a.f32(1, n, "y");
+  const cpu::GeluKind kind = geluKind(a, 3);
+  CSKD_DISPATCH(a, cuda::geluForward(x, y, n, kind, a.stream()), cpu::geluForward(x, y, n, kind));
   return info.Env().Undefined();
 }
 
@@ -66,8 +85,12 @@ Napi::Value GeluForward(const Napi::CallbackInfo& info) {
 Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   Args a(info, "geluBackward");
   const int64_t n = a.i64(3, "n");
-  cpu::geluBackward(a.f32(0, n, "x"), a.f32(1, n, "dy"), a.f32(2, n, "dx"), n, geluKind(a, 4),
-                    a.flag(5, "accumulate"));
+  const float *x = a.f32(0, n, "x"), *dy = a.f32(1, n, "dy");
+  float* dx = a.f32(2, n, "dx");
+  const cpu::GeluKind kind = geluKind(a, 4);
+  const bool acc = a.flag(5, "accumulate");
+  CSKD_DISPATCH(a, cuda::geluBackward(x, dy, dx, n, kind, acc, a.stream()),
+                cpu::geluBackward(x, dy, dx, n, kind, acc));
   return info.Env().Undefined();
 }
 

@@ -2,6 +2,10 @@
 #include "binding/args.h"
 #include "cpu/patch_embed.h"
 #include "cpu/tokens.h"
+#ifdef CSKD_HAVE_CUDA
+#include "cuda/patch_embed.h"
+#include "cuda/tokens.h"
+#endif
 
 namespace cskd::binding {
 namespace {
@@ -15,9 +19,15 @@ Napi::Value Patchify(const Napi::CallbackInfo& info) {
   if (p < 1) a.fail("patch must be positive", false);
   const int64_t nImg = B * C * H * W, nPatch = B * (H / p) * (W / p) * C * p * p;
   if (kBackward) {
-    cpu::patchifyBackward(a.f32(0, nPatch, "dpatches"), a.f32(1, nImg, "dimages"), B, C, H, W, p);
+    const float* dpatches = a.f32(0, nPatch, "dpatches");
+    float* dimages = a.f32(1, nImg, "dimages");
+    CSKD_DISPATCH(a, cuda::patchifyBackward(dpatches, dimages, B, C, H, W, p, a.stream()),
+                  cpu::patchifyBackward(dpatches, dimages, B, C, H, W, p));
   } else {
-    cpu::patchify(a.f32(0, nImg, "images"), a.f32(1, nPatch, "patches"), B, C, H, W, p);
+    const float* images = a.f32(0, nImg, "images");
+    float* patches = a.f32(1, nPatch, "patches");
+    CSKD_DISPATCH(a, cuda::patchify(images, patches, B, C, H, W, p, a.stream()),
+                  cpu::patchify(images, patches, B, C, H, W, p));
   }
   return info.Env().Undefined();
 }
@@ -26,8 +36,11 @@ Napi::Value Patchify(const Napi::CallbackInfo& info) {
 Napi::Value TokensForward(const Napi::CallbackInfo& info) {
   Args a(info, "embedTokensForward");
   const int64_t B = a.i64(4, "B"), P = a.i64(5, "P"), E = a.i64(6, "E");
-  cpu::embedTokensForward(a.f32(0, B * P * E, "patches"), a.f32(1, E, "cls"),
-                          a.f32(2, (P + 1) * E, "pos"), a.f32(3, B * (P + 1) * E, "out"), B, P, E);
+  const float *patches = a.f32(0, B * P * E, "patches"), *cls = a.f32(1, E, "cls"),
+              *pos = a.f32(2, (P + 1) * E, "pos");
+  float* out = a.f32(3, B * (P + 1) * E, "out");
+  CSKD_DISPATCH(a, cuda::embedTokensForward(patches, cls, pos, out, B, P, E, a.stream()),
+                cpu::embedTokensForward(patches, cls, pos, out, B, P, E));
   return info.Env().Undefined();
 }
 
@@ -35,8 +48,11 @@ Napi::Value TokensForward(const Napi::CallbackInfo& info) {
 Napi::Value TokensBackward(const Napi::CallbackInfo& info) {
   Args a(info, "embedTokensBackward");
   const int64_t B = a.i64(4, "B"), P = a.i64(5, "P"), E = a.i64(6, "E");
-  cpu::embedTokensBackward(a.f32(0, B * (P + 1) * E, "dout"), a.f32(1, B * P * E, "dpatches"),
-                           a.f32(2, E, "dcls"), a.f32(3, (P + 1) * E, "dpos"), B, P, E);
+  const float* dout = a.f32(0, B * (P + 1) * E, "dout");
+  float *dpatches = a.f32(1, B * P * E, "dpatches"), *dcls = a.f32(2, E, "dcls"),
+        *dpos = a.f32(3, (P + 1) * E, "dpos");
+  CSKD_DISPATCH(a, cuda::embedTokensBackward(dout, dpatches, dcls, dpos, B, P, E, a.stream()),
+                cpu::embedTokensBackward(dout, dpatches, dcls, dpos, B, P, E));
   return info.Env().Undefined();
 }
 
@@ -44,14 +60,20 @@ Napi::Value TokensBackward(const Napi::CallbackInfo& info) {
 Napi::Value ClsForward(const Napi::CallbackInfo& info) {
   Args a(info, "clsPoolForward");
   const int64_t B = a.i64(2, "B"), N = a.i64(3, "N"), E = a.i64(4, "E");
-  cpu::clsPoolForward(a.f32(0, B * N * E, "x"), a.f32(1, B * E, "out"), B, N, E);
+  const float* x = a.f32(0, B * N * E, "x");
+  float* out = a.f32(1, B * E, "out");
+  CSKD_DISPATCH(a, cuda::clsPoolForward(x, out, B, N, E, a.stream()),
+                cpu::clsPoolForward(x, out, B, N, E));
   return info.Env().Undefined();
 }
 
 Napi::Value ClsBackward(const Napi::CallbackInfo& info) {
   Args a(info, "clsPoolBackward");
   const int64_t B = a.i64(2, "B"), N = a.i64(3, "N"), E = a.i64(4, "E");
-  cpu::clsPoolBackward(a.f32(0, B * E, "dout"), a.f32(1, B * N * E, "dx"), B, N, E);
+  const float* dout = a.f32(0, B * E, "dout");
+  float* dx = a.f32(1, B * N * E, "dx");
+  CSKD_DISPATCH(a, cuda::clsPoolBackward(dout, dx, B, N, E, a.stream()),
+                cpu::clsPoolBackward(dout, dx, B, N, E));
   return info.Env().Undefined();
 }
 
@@ -60,7 +82,10 @@ Napi::Value MeanForward(const Napi::CallbackInfo& info) {
   Args a(info, "meanPoolForward");
   const int64_t B = a.i64(2, "B"), N = a.i64(3, "N"), E = a.i64(4, "E"), s = a.i64(5, "start");
   if (s >= N) a.fail("start must be below N", false);
-  cpu::meanPoolForward(a.f32(0, B * N * E, "x"), a.f32(1, B * E, "out"), B, N, E, s);
+  const float* x = a.f32(0, B * N * E, "x");
+  float* out = a.f32(1, B * E, "out");
+  CSKD_DISPATCH(a, cuda::meanPoolForward(x, out, B, N, E, s, a.stream()),
+                cpu::meanPoolForward(x, out, B, N, E, s));
   return info.Env().Undefined();
 }
 
@@ -68,7 +93,10 @@ Napi::Value MeanBackward(const Napi::CallbackInfo& info) {
   Args a(info, "meanPoolBackward");
   const int64_t B = a.i64(2, "B"), N = a.i64(3, "N"), E = a.i64(4, "E"), s = a.i64(5, "start");
   if (s >= N) a.fail("start must be below N", false);
-  cpu::meanPoolBackward(a.f32(0, B * E, "dout"), a.f32(1, B * N * E, "dx"), B, N, E, s);
+  const float* dout = a.f32(0, B * E, "dout");
+  float* dx = a.f32(1, B * N * E, "dx");
+  CSKD_DISPATCH(a, cuda::meanPoolBackward(dout, dx, B, N, E, s, a.stream()),
+                cpu::meanPoolBackward(dout, dx, B, N, E, s));
   return info.Env().Undefined();
 }
 

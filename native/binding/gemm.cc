@@ -1,6 +1,9 @@
 #include "cpu/gemm.h"
 
 #include "binding/args.h"
+#ifdef CSKD_HAVE_CUDA
+#include "cuda/gemm.h"
+#endif
 
 namespace cskd::binding {
 namespace {
@@ -41,7 +44,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   p.B = a.f32(1, lastB + needB, "B");
   p.C = a.f32(2, lastC + extent(p.M, p.N, p.ldc), "C");
   p.bias = a.f32(3, p.N, "bias", true);
-  cpu::gemm(p);
+  // On a device: float32, cuBLASLt where it loads and our kernel otherwise.
+  CSKD_DISPATCH(a, cuda::gemm(p, cuda::GemmPrecision::Fp32, a.stream()), cpu::gemm(p));
   return info.Env().Undefined();
 }
 

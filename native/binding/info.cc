@@ -63,6 +63,11 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
     d.Set("computeCapability", std::to_string(list[i].major) + "." + std::to_string(list[i].minor));
     d.Set("memoryBytes", static_cast<double>(list[i].totalMemory));
     d.Set("multiprocessors", list[i].multiprocessors);
+#ifdef CSKD_CUDA_EMULATION
+    d.Set("emulated", true);  // the CPU emulation of the CUDA runtime (a test build)
+#else
+    d.Set("emulated", false);
+#endif
     devices.Set(static_cast<uint32_t>(i), d);
   }
   if (list.empty()) o.Set("reason", reason);

@@ -1,9 +1,35 @@
 #include "cpu/losses.h"
 
 #include "binding/args.h"
+#ifdef CSKD_HAVE_CUDA
+#include "cuda/allocator.h"
+#include "cuda/losses.h"
+#include "cuda/softmax.h"
+#include "cuda/stream.h"
+#endif
 
 namespace cskd::binding {
 namespace {
+
+#ifdef CSKD_HAVE_CUDA
+// On a device the loss lands in a device scalar. With `loss` given (a device
+// tensor of one element) the call only enqueues and returns undefined, so a
+// step never waits; without it, the value is read back (a synchronisation).
+template <typename Launch>
+Napi::Value deviceLoss(const Args& a, size_t lossAt, Launch launch) {
+  float* out = a.f32(lossAt, 1, "loss", true);
+  cudaStream_t s = a.stream();
+  if (out) {
+    launch(out, s);
+    return a.env().Undefined();
+  }
+  cuda::DeviceScratch scalar(sizeof(float));
+  launch(scalar.as<float>(), s);
+  float v = 0;
+  cuda::copyToHost(&v, scalar.as<float>(), sizeof(float), a.where().index);
+  return Napi::Number::New(a.env(), v);
+}
+#endif
 
 // alignLoss(student, target, weights, grad, B, D, kind, normalize, beta, eps, gradScale)
 Napi::Value Align(const Napi::CallbackInfo& info) {
@@ -23,6 +49,10 @@ Napi::Value Align(const Napi::CallbackInfo& info) {
   p.target = a.f32(1, p.B * p.D, "target");
   p.weights = a.f32(2, p.B, "weights", true);
   p.gradStudent = a.f32(3, p.B * p.D, "grad", true);
+#ifdef CSKD_HAVE_CUDA
+  if (a.onDevice())
+    return deviceLoss(a, 11, [&](float* loss, cudaStream_t s) { cuda::alignLoss(p, loss, s); });
+#endif
   return Napi::Number::New(info.Env(), cpu::alignLoss(p));
 }
 
@@ -47,6 +77,10 @@ Napi::Value Emd(const Napi::CallbackInfo& info) {
   p.target = a.f32(1, p.B * p.K, "target");
   p.weights = a.f32(2, p.B, "weights", true);
   p.gradPred = a.f32(3, p.B * p.K, "grad", true);
+#ifdef CSKD_HAVE_CUDA
+  if (a.onDevice())
+    return deviceLoss(a, 10, [&](float* loss, cudaStream_t s) { cuda::emdLoss(p, loss, s); });
+#endif
   return Napi::Number::New(info.Env(), cpu::emdLoss(p));
 }
 
@@ -59,6 +93,24 @@ Napi::Value EmdFromLogits(const Napi::CallbackInfo& info) {
   p.weights = a.f32(2, p.B, "weights", true);
   p.gradPred = a.f32(3, p.B * p.K, "grad", true);
   float* probs = a.f32(4, p.B * p.K, "probs", true);
+#ifdef CSKD_HAVE_CUDA
+  if (a.onDevice()) {
+    // The device has no fused kernel: softmax, EMD on the probabilities, and
+    // the softmax backward, on the same stream.
+    return deviceLoss(a, 11, [&](float* loss, cudaStream_t s) {
+      const int64_t n = p.B * p.K;
+      cuda::DeviceScratch probScratch(probs ? 0 : sizeof(float) * n);
+      cuda::DeviceScratch gradProbs(p.gradPred ? sizeof(float) * n : 0);
+      float* pr = probs ? probs : probScratch.as<float>();
+      cuda::softmaxForward(logits, pr, p.B, p.K, 1.f, s);
+      cuda::EmdLossParams q = p;
+      q.pred = pr;
+      q.gradPred = p.gradPred ? gradProbs.as<float>() : nullptr;
+      cuda::emdLoss(q, loss, s);
+      if (p.gradPred) cuda::softmaxBackward(pr, q.gradPred, p.gradPred, p.B, p.K, 1.f, s);
+    });
+  }
+#endif
   return Napi::Number::New(info.Env(), cpu::emdLossFromLogits(p, logits, probs));
 }
 
@@ -78,6 +130,10 @@ Napi::Value Distill(const Napi::CallbackInfo& info) {
   p.teacher = a.f32(1, p.B * p.K, "teacher");
   p.weights = a.f32(2, p.B, "weights", true);
   p.gradStudent = a.f32(3, p.B * p.K, "grad", true);
+#ifdef CSKD_HAVE_CUDA
+  if (a.onDevice())
+    return deviceLoss(a, 9, [&](float* loss, cudaStream_t s) { cuda::distillLoss(p, loss, s); });
+#endif
   return Napi::Number::New(info.Env(), cpu::distillLoss(p));
 }
 

@@ -1,6 +1,10 @@
 #include "binding/args.h"
 #include "cpu/layernorm.h"
 #include "cpu/softmax.h"
+#ifdef CSKD_HAVE_CUDA
+#include "cuda/layernorm.h"
+#include "cuda/softmax.h"
+#endif
 
 namespace cskd::binding {
 namespace {
@@ -10,9 +14,13 @@ Napi::Value LnForward(const Napi::CallbackInfo& info) {
   Args a(info, "layerNormForward");
   const int64_t rows = a.i64(6, "rows"), cols = a.i64(7, "cols");
   const float eps = static_cast<float>(a.num(8, "eps"));
-  cpu::layerNormForward(a.f32(0, rows * cols, "x"), a.f32(1, cols, "gamma"), a.f32(2, cols, "beta"),
-                        a.f32(3, rows * cols, "y"), a.f32(4, rows, "mean"), a.f32(5, rows, "rstd"),
-                        rows, cols, eps);
+  const float *x = a.f32(0, rows * cols, "x"), *gamma = a.f32(1, cols, "gamma"),
+              *beta = a.f32(2, cols, "beta");
+  float *y = a.f32(3, rows * cols, "y"), *mean = a.f32(4, rows, "mean"),
+        *rstd = a.f32(5, rows, "rstd");
+  CSKD_DISPATCH(a,
+                cuda::layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, a.stream()),
+                cpu::layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps));
   return info.Env().Undefined();
 }
 
@@ -21,10 +29,16 @@ Napi::Value LnBackward(const Napi::CallbackInfo& info) {
   Args a(info, "layerNormBackward");
   const int64_t rows = a.i64(8, "rows"), cols = a.i64(9, "cols");
   const bool acc = a.flag(10, "accumulate");
-  cpu::layerNormBackward(a.f32(0, rows * cols, "x"), a.f32(1, cols, "gamma"),
-                         a.f32(2, rows, "mean"), a.f32(3, rows, "rstd"),
-                         a.f32(4, rows * cols, "dy"), a.f32(5, rows * cols, "dx"),
-                         a.f32(6, cols, "dgamma"), a.f32(7, cols, "dbeta"), rows, cols, acc);
+  const float *x = a.f32(0, rows * cols, "x"), *gamma = a.f32(1, cols, "gamma"),
+              *mean = a.f32(2, rows, "mean"), *rstd = a.f32(3, rows, "rstd"),
+              *dy = a.f32(4, rows * cols, "dy");
+  float *dx = a.f32(5, rows * cols, "dx"), *dgamma = a.f32(6, cols, "dgamma"),
+        *dbeta = a.f32(7, cols, "dbeta");
+  CSKD_DISPATCH(
+      a,
+      cuda::layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols, acc,
+                              a.stream()),
+      cpu::layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols, acc));
   return info.Env().Undefined();
 }
 
@@ -34,7 +48,10 @@ Napi::Value SmForward(const Napi::CallbackInfo& info) {
   const int64_t rows = a.i64(2, "rows"), cols = a.i64(3, "cols");
   const float t = static_cast<float>(a.num(4, "temperature"));
   if (cols < 1) a.fail("cols must be positive", false);
-  cpu::softmaxForward(a.f32(0, rows * cols, "x"), a.f32(1, rows * cols, "y"), rows, cols, t);
+  const float* x = a.f32(0, rows * cols, "x");
+  float* y = a.f32(1, rows * cols, "y");
+  CSKD_DISPATCH(a, cuda::softmaxForward(x, y, rows, cols, t, a.stream()),
+                cpu::softmaxForward(x, y, rows, cols, t));
   return info.Env().Undefined();
 }
 
@@ -43,8 +60,10 @@ Napi::Value SmBackward(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxBackward");
   const int64_t rows = a.i64(3, "rows"), cols = a.i64(4, "cols");
   const float t = static_cast<float>(a.num(5, "temperature"));
-  cpu::softmaxBackward(a.f32(0, rows * cols, "y"), a.f32(1, rows * cols, "dy"),
-                       a.f32(2, rows * cols, "dx"), rows, cols, t);
+  const float *y = a.f32(0, rows * cols, "y"), *dy = a.f32(1, rows * cols, "dy");
+  float* dx = a.f32(2, rows * cols, "dx");
+  CSKD_DISPATCH(a, cuda::softmaxBackward(y, dy, dx, rows, cols, t, a.stream()),
+                cpu::softmaxBackward(y, dy, dx, rows, cols, t));
   return info.Env().Undefined();
 }
 

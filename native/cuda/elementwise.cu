@@ -76,6 +76,31 @@ struct ScaleOp {
   __device__ void one(int64_t i) const { x[i] *= alpha; }
 };
 
+struct FillOp {
+  float value;
+  float* x;
+  __device__ void vec(int64_t i) const {
+    reinterpret_cast<float4*>(x)[i] = make_float4(value, value, value, value);
+  }
+  __device__ void one(int64_t i) const { x[i] = value; }
+};
+
+// Raises *flag (to 1) when an element is NaN or infinite. Every writer stores
+// the same value, so the race between them is benign; the comparison is false
+// for NaN and for +-Inf alike.
+struct NonFiniteOp {
+  const float* x;
+  float* flag;
+  __device__ static bool bad(float v) { return !(fabsf(v) <= 3.402823466e38f); }
+  __device__ void vec(int64_t i) const {
+    float4 v = reinterpret_cast<const float4*>(x)[i];
+    if (bad(v.x) || bad(v.y) || bad(v.z) || bad(v.w)) *flag = 1.f;
+  }
+  __device__ void one(int64_t i) const {
+    if (bad(x[i])) *flag = 1.f;
+  }
+};
+
 // Runs op over n elements: vectors over the first n/4*4 if allowed, scalars after.
 template <typename Op>
 void launchMap(const Op& op, int64_t n, bool vec, cudaStream_t stream) {
@@ -152,6 +177,14 @@ void axpy(float alpha, const float* x, float* y, int64_t n, cudaStream_t stream)
 
 void scale(float* x, int64_t n, float alpha, cudaStream_t stream) {
   launchMap(ScaleOp{alpha, x}, n, aligned16(x), stream);
+}
+
+void fill(float* x, int64_t n, float value, cudaStream_t stream) {
+  launchMap(FillOp{value, x}, n, aligned16(x), stream);
+}
+
+void flagNonFinite(const float* x, int64_t n, float* flag, cudaStream_t stream) {
+  launchMap(NonFiniteOp{x, flag}, n, aligned16(x), stream);
 }
 
 void biasAdd(const float* x, const float* bias, float* out, int64_t rows, int64_t cols,

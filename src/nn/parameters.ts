@@ -2,7 +2,11 @@
 // second one, so the optimizer updates all of them in one native call and
 // zeroing gradients, clipping and EMA are single passes. Each Parameter is a
 // named, shaped view into both buffers.
+//
+// The buffers live on one device. to(device) moves both there (the views are
+// rebuilt on next use, so layers that read `param.value` at call time follow).
 import type { Segment } from '../ops/optim.js';
+import { type Device, parseDevice } from '../tensor/device_memory.js';
 import { Tensor, numel } from '../tensor/tensor.js';
 
 const ALIGN_FLOATS = 16; // 64 bytes: every view starts on a cache line
@@ -24,6 +28,7 @@ export class Parameter {
   readonly #set: ParameterSet;
   #value: Tensor | null = null;
   #grad: Tensor | null = null;
+  #placement = -1; // the set's placement the cached views belong to
 
   constructor(set: ParameterSet, name: string, shape: readonly number[], offset: number, opts: ParameterOptions) {
     this.#set = set;
@@ -36,17 +41,26 @@ export class Parameter {
   }
 
   get value(): Tensor {
-    if (!this.#value) this.#value = this.#view(this.#set.values);
+    this.#follow();
+    this.#value ??= this.#view(this.#set.values);
     return this.#value;
   }
 
   get grad(): Tensor {
-    if (!this.#grad) this.#grad = this.#view(this.#set.grads);
+    this.#follow();
+    this.#grad ??= this.#view(this.#set.grads);
     return this.#grad;
   }
 
+  #follow(): void {
+    if (this.#placement === this.#set.placement) return;
+    this.#placement = this.#set.placement;
+    this.#value = null;
+    this.#grad = null;
+  }
+
   #view(flat: Tensor): Tensor {
-    return new Tensor(flat.data.subarray(this.offset, this.offset + this.size), this.shape);
+    return flat.slice(this.offset, this.offset + this.size).reshape(this.shape);
   }
 }
 
@@ -56,6 +70,8 @@ export class ParameterSet {
   #length = 0;
   #values: Tensor | null = null;
   #grads: Tensor | null = null;
+  #device: Device = 'cpu';
+  #placement = 0; // bumped by every move, so Parameters drop their old views
 
   /** Declares a parameter; all declarations come before the first use of values or grads. */
   add(name: string, shape: readonly number[], opts: ParameterOptions = {}): Parameter {
@@ -82,8 +98,34 @@ export class ParameterSet {
 
   #allocate(): void {
     if (this.#values) return;
-    this.#values = Tensor.zeros([this.#length]);
-    this.#grads = Tensor.zeros([this.#length]);
+    this.#values = Tensor.zeros([this.#length], this.#device);
+    this.#grads = Tensor.zeros([this.#length], this.#device);
+  }
+
+  /** Where the buffers live. */
+  get device(): Device {
+    return this.#device;
+  }
+
+  /** Counts moves (Parameter views compare it to know theirs are stale). */
+  get placement(): number {
+    return this.#placement;
+  }
+
+  /**
+   * Moves values and gradients to `device` (a copy; the old buffers are left to
+   * the GC). Views taken before the move keep the old memory: take them again.
+   */
+  to(device: Device | 'cuda'): this {
+    const place = parseDevice(device);
+    if (place === this.#device) return this;
+    if (this.#values && this.#grads) {
+      this.#values = this.#values.to(place);
+      this.#grads = this.#grads.to(place);
+    }
+    this.#device = place;
+    this.#placement += 1;
+    return this;
   }
 
   get list(): readonly Parameter[] {

@@ -2,8 +2,8 @@
 // PyTorch's scaled_dot_product_attention takes), and the packed output of a
 // qkv Linear, [B, N, 3 * H * D], read in place with strides, writing [B, N, H * D].
 import { native } from '../native.js';
-import { expectCpuFloat32, expectPositiveInt, expectShape, shapeString } from '../tensor/check.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { expectSameDevice, expectPositiveInt, expectShape, shapeString } from '../tensor/check.js';
+import { type Tensor, subrange } from '../tensor/tensor.js';
 
 interface Layout {
   dims: Float64Array;
@@ -47,12 +47,12 @@ export interface AttentionTensors {
 
 export function attentionForward(t: AttentionTensors, scale?: number): void {
   const op = 'attentionForward';
-  expectCpuFloat32(op, { ...t });
+  expectSameDevice(op, { ...t });
   const [B, H, N, D] = expectShape(op, 'q', t.q, [null, null, null, null]).shape as [number, number, number, number];
   for (const name of ['k', 'v', 'out'] as const) expectShape(op, name, t[name], [B, H, N, D]);
   expectShape(op, 'lse', t.lse, [B, H, N]);
   const L = separateLayout(B, H, N, D);
-  native.attentionForward(t.q.data, t.k.data, t.v.data, t.out.data, t.lse.data, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale));
+  native.attentionForward(t.q.storage, t.k.storage, t.v.storage, t.out.storage, t.lse.storage, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale));
 }
 
 export interface AttentionGrads {
@@ -65,14 +65,14 @@ export interface AttentionGrads {
 /** Writes dq, dk, dv (overwriting them). */
 export function attentionBackward(t: AttentionTensors, g: AttentionGrads, scale?: number): void {
   const op = 'attentionBackward';
-  expectCpuFloat32(op, { ...t, ...g });
+  expectSameDevice(op, { ...t, ...g });
   const [B, H, N, D] = expectShape(op, 'q', t.q, [null, null, null, null]).shape as [number, number, number, number];
   for (const name of ['k', 'v', 'out'] as const) expectShape(op, name, t[name], [B, H, N, D]);
   for (const name of ['dout', 'dq', 'dk', 'dv'] as const) expectShape(op, name, g[name], [B, H, N, D]);
   expectShape(op, 'lse', t.lse, [B, H, N]);
   const L = separateLayout(B, H, N, D);
   native.attentionBackward(
-    t.q.data, t.k.data, t.v.data, t.out.data, g.dout.data, t.lse.data, g.dq.data, g.dk.data, g.dv.data,
+    t.q.storage, t.k.storage, t.v.storage, t.out.storage, g.dout.storage, t.lse.storage, g.dq.storage, g.dk.storage, g.dv.storage,
     L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale),
   );
 }
@@ -87,13 +87,13 @@ function packedShape(op: string, qkv: Tensor, heads: number): [number, number, n
 /** Attention over a packed qkv [B, N, 3C] (C = heads × D); out [B, N, C], lse [B, heads, N]. */
 export function attentionForwardPacked(qkv: Tensor, heads: number, out: Tensor, lse: Tensor, scale?: number): void {
   const op = 'attentionForwardPacked';
-  expectCpuFloat32(op, { qkv, out, lse });
+  expectSameDevice(op, { qkv, out, lse });
   const [B, H, N, D] = packedShape(op, qkv, heads);
   expectShape(op, 'out', out, [B, N, H * D]);
   expectShape(op, 'lse', lse, [B, H, N]);
   const L = packedLayout(B, H, N, D);
-  const d = qkv.data;
-  native.attentionForward(d.subarray(L.qOff), d.subarray(L.kOff), d.subarray(L.vOff), out.data, lse.data, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale));
+  const d = qkv.storage;
+  native.attentionForward(subrange(d, L.qOff), subrange(d, L.kOff), subrange(d, L.vOff), out.storage, lse.storage, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale));
 }
 
 /** Backward of attentionForwardPacked; writes the whole dqkv [B, N, 3C]. */
@@ -101,18 +101,18 @@ export function attentionBackwardPacked(
   qkv: Tensor, heads: number, out: Tensor, lse: Tensor, dout: Tensor, dqkv: Tensor, scale?: number,
 ): void {
   const op = 'attentionBackwardPacked';
-  expectCpuFloat32(op, { qkv, out, lse, dout, dqkv });
+  expectSameDevice(op, { qkv, out, lse, dout, dqkv });
   const [B, H, N, D] = packedShape(op, qkv, heads);
   expectShape(op, 'out', out, [B, N, H * D]);
   expectShape(op, 'dout', dout, [B, N, H * D]);
   expectShape(op, 'dqkv', dqkv, [B, N, 3 * H * D]);
   expectShape(op, 'lse', lse, [B, H, N]);
   const L = packedLayout(B, H, N, D);
-  const d = qkv.data;
-  const g = dqkv.data;
+  const d = qkv.storage;
+  const g = dqkv.storage;
   native.attentionBackward(
-    d.subarray(L.qOff), d.subarray(L.kOff), d.subarray(L.vOff), out.data, dout.data, lse.data,
-    g.subarray(L.qOff), g.subarray(L.kOff), g.subarray(L.vOff), L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale),
+    subrange(d, L.qOff), subrange(d, L.kOff), subrange(d, L.vOff), out.storage, dout.storage, lse.storage,
+    subrange(g, L.qOff), subrange(g, L.kOff), subrange(g, L.vOff), L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale),
   );
 }
 
@@ -143,28 +143,28 @@ function statsArgs(op: string, opts: AttentionStatsOptions, N: number): [number,
   return [prefix, opts.gridH, opts.gridW, opts.patchPx ?? 16];
 }
 
-/** Per-head distance and entropy from q, k as [B, H, N, D] (see DESIGN.md for the formulas). */
+/** Per-head distance and entropy from q, k as [B, H, N, D] (see docs/design.md for the formulas). */
 export function attentionStats(q: Tensor, k: Tensor, opts: AttentionStatsOptions, result: AttentionStatsResult): void {
   const op = 'attentionStats';
-  expectCpuFloat32(op, { q, k, ...result });
+  expectSameDevice(op, { q, k, ...result });
   const [B, H, N, D] = expectShape(op, 'q', q, [null, null, null, null]).shape as [number, number, number, number];
   expectShape(op, 'k', k, [B, H, N, D]);
   expectShape(op, 'distance', result.distance, [B, H]);
   expectShape(op, 'entropy', result.entropy, [B, H]);
   const [prefix, gh, gw, px] = statsArgs(op, opts, N);
   const L = separateLayout(B, H, N, D);
-  native.attentionStats(q.data, k.data, result.distance.data, result.entropy.data, L.dims, L.qkvStrides, defaultScale(D, opts.scale), prefix, gh, gw, px);
+  native.attentionStats(q.storage, k.storage, result.distance.storage, result.entropy.storage, L.dims, L.qkvStrides, defaultScale(D, opts.scale), prefix, gh, gw, px);
 }
 
 /** attentionStats over a packed qkv [B, N, 3C]. */
 export function attentionStatsPacked(qkv: Tensor, heads: number, opts: AttentionStatsOptions, result: AttentionStatsResult): void {
   const op = 'attentionStatsPacked';
-  expectCpuFloat32(op, { qkv, ...result });
+  expectSameDevice(op, { qkv, ...result });
   const [B, H, N, D] = packedShape(op, qkv, heads);
   expectShape(op, 'distance', result.distance, [B, H]);
   expectShape(op, 'entropy', result.entropy, [B, H]);
   const [prefix, gh, gw, px] = statsArgs(op, opts, N);
   const L = packedLayout(B, H, N, D);
-  const d = qkv.data;
-  native.attentionStats(d.subarray(L.qOff), d.subarray(L.kOff), result.distance.data, result.entropy.data, L.dims, L.qkvStrides, defaultScale(D, opts.scale), prefix, gh, gw, px);
+  const d = qkv.storage;
+  native.attentionStats(subrange(d, L.qOff), subrange(d, L.kOff), result.distance.storage, result.entropy.storage, L.dims, L.qkvStrides, defaultScale(D, opts.scale), prefix, gh, gw, px);
 }

@@ -1,6 +1,6 @@
 // Adds, scaling, bias and GELU.
 import { native } from '../native.js';
-import { expectCpuFloat32, expectFinite, expectShape, shapeString } from '../tensor/check.js';
+import { expectSameDevice, expectFinite, expectShape, shapeString } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 function sameSize(op: string, names: string[], ts: Tensor[]): void {
@@ -14,26 +14,26 @@ function sameSize(op: string, names: string[], ts: Tensor[]): void {
 
 /** out = a + b (out may be a or b). */
 export function add(a: Tensor, b: Tensor, out: Tensor): Tensor {
-  expectCpuFloat32('add', { a, b, out });
+  expectSameDevice('add', { a, b, out });
   sameSize('add', ['a', 'b', 'out'], [a, b, out]);
-  native.add(a.data, b.data, out.data, a.size);
+  native.add(a.storage, b.storage, out.storage, a.size);
   return out;
 }
 
 /** y += alpha * x (the backward of a residual add, and gradient accumulation). */
 export function axpy(alpha: number, x: Tensor, y: Tensor): Tensor {
-  expectCpuFloat32('axpy', { x, y });
+  expectSameDevice('axpy', { x, y });
   expectFinite('axpy', 'alpha', alpha);
   sameSize('axpy', ['x', 'y'], [x, y]);
-  native.axpy(alpha, x.data, y.data, x.size);
+  native.axpy(alpha, x.storage, y.storage, x.size);
   return y;
 }
 
 /** x *= alpha */
 export function scale(x: Tensor, alpha: number): Tensor {
-  expectCpuFloat32('scale', { x });
+  expectSameDevice('scale', { x });
   expectFinite('scale', 'alpha', alpha);
-  native.scale(x.data, x.size, alpha);
+  native.scale(x.storage, x.size, alpha);
   return x;
 }
 
@@ -44,21 +44,21 @@ function lastDim(t: Tensor): number {
 /** out = x + bias over the last dimension (out may be x). */
 export function biasAdd(x: Tensor, bias: Tensor, out: Tensor): Tensor {
   const op = 'biasAdd';
-  expectCpuFloat32(op, { x, bias, out });
+  expectSameDevice(op, { x, bias, out });
   const cols = lastDim(x);
   expectShape(op, 'bias', bias, [cols]);
   expectShape(op, 'out', out, x.shape);
-  native.biasAdd(x.data, bias.data, out.data, cols === 0 ? 0 : x.size / cols, cols);
+  native.biasAdd(x.storage, bias.storage, out.storage, cols === 0 ? 0 : x.size / cols, cols);
   return out;
 }
 
 /** dbias (+)= sum of dy over all but the last dimension. */
 export function biasGradient(dy: Tensor, dbias: Tensor, accumulate = true): Tensor {
   const op = 'biasGradient';
-  expectCpuFloat32(op, { dy, dbias });
+  expectSameDevice(op, { dy, dbias });
   const cols = lastDim(dy);
   expectShape(op, 'dbias', dbias, [cols]);
-  native.biasGradient(dy.data, dbias.data, cols === 0 ? 0 : dy.size / cols, cols, accumulate);
+  native.biasGradient(dy.storage, dbias.storage, cols === 0 ? 0 : dy.size / cols, cols, accumulate);
   return dbias;
 }
 
@@ -73,18 +73,18 @@ function geluCode(op: string, kind: GeluKind): number {
 
 export function geluForward(x: Tensor, y: Tensor, kind: GeluKind = 'erf'): Tensor {
   const op = 'geluForward';
-  expectCpuFloat32(op, { x, y });
+  expectSameDevice(op, { x, y });
   expectShape(op, 'y', y, x.shape);
-  native.geluForward(x.data, y.data, x.size, geluCode(op, kind));
+  native.geluForward(x.storage, y.storage, x.size, geluCode(op, kind));
   return y;
 }
 
 /** dx = dy ⊙ gelu'(x); with accumulate, dx += that. */
 export function geluBackward(x: Tensor, dy: Tensor, dx: Tensor, kind: GeluKind = 'erf', accumulate = false): Tensor {
   const op = 'geluBackward';
-  expectCpuFloat32(op, { x, dy, dx });
+  expectSameDevice(op, { x, dy, dx });
   expectShape(op, 'dy', dy, x.shape);
   expectShape(op, 'dx', dx, x.shape);
-  native.geluBackward(x.data, dy.data, dx.data, x.size, geluCode(op, kind), accumulate);
+  native.geluBackward(x.storage, dy.storage, dx.storage, x.size, geluCode(op, kind), accumulate);
   return dx;
 }

@@ -1,6 +1,6 @@
 // Matrix products and the Linear layer on top of the native GEMM.
 import { native } from '../native.js';
-import { expectCpuFloat32, expectShape, shapeString } from '../tensor/check.js';
+import { expectSameDevice, expectShape, shapeString } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface MatmulOptions {
@@ -20,7 +20,7 @@ export interface MatmulOptions {
 export function matmul(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOptions = {}): Tensor {
   const op = 'matmul';
   const { transA = false, transB = false, alpha = 1, beta = 0, bias = null } = opts;
-  expectCpuFloat32(op, { a, b, out, bias });
+  expectSameDevice(op, { a, b, out, bias });
   const rank = out.shape.length;
   if (rank !== 2 && rank !== 3) throw new RangeError(`${op}: out must be 2-D or 3-D, got ${shapeString(out.shape)}`);
   const batch = rank === 3 ? (out.shape[0] as number) : 1;
@@ -45,7 +45,7 @@ export function matmul(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOptions = 
     );
   }
   if (bias) expectShape(op, 'bias', bias, [N]);
-  native.gemm(a.data, b.data, out.data, bias ? bias.data : null, M, N, K, transA, transB, alpha, beta, ac, bc, N, batch, sA, sB, M * N);
+  native.gemm(a.storage, b.storage, out.storage, bias ? bias.storage : null, M, N, K, transA, transB, alpha, beta, ac, bc, N, batch, sA, sB, M * N);
   return out;
 }
 
@@ -57,7 +57,7 @@ function rows(t: Tensor): number {
 /** y = x W^T + b, the PyTorch Linear: x [..., in], weight [out, in], y [..., out]. */
 export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y: Tensor): Tensor {
   const op = 'linearForward';
-  expectCpuFloat32(op, { x, weight, bias, y });
+  expectSameDevice(op, { x, weight, bias, y });
   const [outF, inF] = weight.shape as [number, number];
   expectShape(op, 'weight', weight, [null, null]);
   if (x.shape[x.shape.length - 1] !== inF || y.shape[y.shape.length - 1] !== outF || rows(x) !== rows(y)) {
@@ -65,7 +65,7 @@ export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y:
   }
   if (bias) expectShape(op, 'bias', bias, [outF]);
   const M = rows(x);
-  native.gemm(x.data, weight.data, y.data, bias ? bias.data : null, M, outF, inF, false, true, 1, 0, inF, inF, outF, 1, 0, 0, 0);
+  native.gemm(x.storage, weight.storage, y.storage, bias ? bias.storage : null, M, outF, inF, false, true, 1, 0, inF, inF, outF, 1, 0, 0, 0);
   return y;
 }
 
@@ -81,7 +81,7 @@ export interface LinearGrads {
 /** Backward of linearForward: dx = dy W, dW += dy^T x, db += sum of dy's rows. */
 export function linearBackward(x: Tensor, weight: Tensor, dy: Tensor, g: LinearGrads): void {
   const op = 'linearBackward';
-  expectCpuFloat32(op, { x, weight, dy, dx: g.dx, dweight: g.dweight, dbias: g.dbias });
+  expectSameDevice(op, { x, weight, dy, dx: g.dx, dweight: g.dweight, dbias: g.dbias });
   const [outF, inF] = weight.shape as [number, number];
   const M = rows(x);
   if (dy.shape[dy.shape.length - 1] !== outF || rows(dy) !== M || x.shape[x.shape.length - 1] !== inF) {
@@ -90,11 +90,11 @@ export function linearBackward(x: Tensor, weight: Tensor, dy: Tensor, g: LinearG
   expectShape(op, 'dweight', g.dweight, [outF, inF]);
   if (g.dx) {
     if (g.dx.size !== x.size) throw new RangeError(`${op}: dx ${shapeString(g.dx.shape)} does not match x ${shapeString(x.shape)}`);
-    native.gemm(dy.data, weight.data, g.dx.data, null, M, inF, outF, false, false, 1, g.accumulateDx ? 1 : 0, outF, inF, inF, 1, 0, 0, 0);
+    native.gemm(dy.storage, weight.storage, g.dx.storage, null, M, inF, outF, false, false, 1, g.accumulateDx ? 1 : 0, outF, inF, inF, 1, 0, 0, 0);
   }
-  native.gemm(dy.data, x.data, g.dweight.data, null, outF, inF, M, true, false, 1, 1, outF, inF, inF, 1, 0, 0, 0);
+  native.gemm(dy.storage, x.storage, g.dweight.storage, null, outF, inF, M, true, false, 1, 1, outF, inF, inF, 1, 0, 0, 0);
   if (g.dbias) {
     expectShape(op, 'dbias', g.dbias, [outF]);
-    native.biasGradient(dy.data, g.dbias.data, M, outF, true);
+    native.biasGradient(dy.storage, g.dbias.storage, M, outF, true);
   }
 }

@@ -1,5 +1,5 @@
 import { native } from '../native.js';
-import { expectCpuFloat32, expectShape, shapeString } from '../tensor/check.js';
+import { expectSameDevice, expectShape, shapeString } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 function rowsCols(op: string, x: Tensor, gamma: Tensor): [number, number] {
@@ -18,13 +18,13 @@ export function layerNormForward(
   x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor, eps = 1e-6,
 ): void {
   const op = 'layerNormForward';
-  expectCpuFloat32(op, { x, gamma, beta, y, mean, rstd });
+  expectSameDevice(op, { x, gamma, beta, y, mean, rstd });
   const [rows, cols] = rowsCols(op, x, gamma);
   expectShape(op, 'beta', beta, [cols]);
   sameShape(op, 'y', y, x);
   expectShape(op, 'mean', mean, [rows]);
   expectShape(op, 'rstd', rstd, [rows]);
-  native.layerNormForward(x.data, gamma.data, beta.data, y.data, mean.data, rstd.data, rows, cols, eps);
+  native.layerNormForward(x.storage, gamma.storage, beta.storage, y.storage, mean.storage, rstd.storage, rows, cols, eps);
 }
 
 /** Writes dx (adds into it with accumulate) and adds into dgamma and dbeta. */
@@ -33,7 +33,7 @@ export function layerNormBackward(
   grads: { dx: Tensor; dgamma: Tensor; dbeta: Tensor; accumulate?: boolean },
 ): void {
   const op = 'layerNormBackward';
-  expectCpuFloat32(op, { x, gamma, mean, rstd, dy, dx: grads.dx, dgamma: grads.dgamma, dbeta: grads.dbeta });
+  expectSameDevice(op, { x, gamma, mean, rstd, dy, dx: grads.dx, dgamma: grads.dgamma, dbeta: grads.dbeta });
   const [rows, cols] = rowsCols(op, x, gamma);
   sameShape(op, 'dy', dy, x);
   sameShape(op, 'dx', grads.dx, x);
@@ -42,7 +42,7 @@ export function layerNormBackward(
   expectShape(op, 'dgamma', grads.dgamma, [cols]);
   expectShape(op, 'dbeta', grads.dbeta, [cols]);
   native.layerNormBackward(
-    x.data, gamma.data, mean.data, rstd.data, dy.data, grads.dx.data, grads.dgamma.data, grads.dbeta.data,
+    x.storage, gamma.storage, mean.storage, rstd.storage, dy.storage, grads.dx.storage, grads.dgamma.storage, grads.dbeta.storage,
     rows, cols, grads.accumulate ?? false,
   );
 }

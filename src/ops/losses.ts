@@ -1,7 +1,8 @@
 // The losses of CSKD. Each returns the batch-mean loss and, when a gradient
 // tensor is given, writes the gradient in the same native pass.
 import { native } from '../native.js';
-import { expectCpuFloat32, expectFinite, expectShape } from '../tensor/check.js';
+import type { DeviceView } from '../tensor/device_memory.js';
+import { expectFinite, expectSameDevice, expectShape, shapeString } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { NonFiniteError } from '../util/errors.js';
 
@@ -12,10 +13,18 @@ interface Common {
   grad?: Tensor | null;
   /** Multiplies the gradient (e.g. 1 / micro-batches, or a loss weight λ). */
   gradScale?: number;
+  /**
+   * A one-element tensor on the tensors' device that receives the loss; the
+   * call then returns undefined and does not wait for the device (check it
+   * with a FiniteCheck, read it once per step). Without it, the loss is
+   * returned, which on a device means a synchronisation.
+   */
+  into?: Tensor;
 }
 
 function checkLoss(op: string, pred: Tensor, target: Tensor, c: Common): [number, number] {
-  expectCpuFloat32(op, { pred, target, weights: c.weights, grad: c.grad });
+  expectSameDevice(op, { pred, target, weights: c.weights, grad: c.grad, into: c.into });
+  if (c.into && c.into.size !== 1) throw new RangeError(`${op}: into has shape ${shapeString(c.into.shape)}, expected one element`);
   const [B, D] = expectShape(op, 'pred', pred, [null, null]).shape as [number, number];
   if (B < 1 || D < 1) throw new RangeError(`${op}: empty batch [${B}, ${D}]`);
   expectShape(op, 'target', target, [B, D]);
@@ -36,9 +45,23 @@ export class NonFiniteLossError extends NonFiniteError {
   }
 }
 
-function result(op: string, loss: number): number {
+/** Where the native loss goes: the device scalar of `into` (device tensors only). */
+function lossOut(c: Common): DeviceView | undefined {
+  const s = c.into?.storage;
+  return s === undefined || s instanceof Float32Array ? undefined : s;
+}
+
+type LossResult<O> = O extends { into: Tensor } ? undefined : number;
+
+function result<O extends Common>(op: string, loss: number | undefined, c: O): LossResult<O> {
+  if (loss === undefined) return undefined as LossResult<O>;
   if (!Number.isFinite(loss)) throw new NonFiniteLossError(op, loss);
-  return loss;
+  // On the CPU the addon returns the value; `into` still receives it.
+  if (c.into) {
+    c.into.fill(loss);
+    return undefined as LossResult<O>;
+  }
+  return loss as LossResult<O>;
 }
 
 export type AlignKind = 'cosine' | 'mse' | 'smooth-l1';
@@ -53,7 +76,7 @@ export interface AlignLossOptions extends Common {
 }
 
 /** Phase-1 feature alignment loss of student features [B, D] to CLIP features [B, D]. */
-export function alignLoss(student: Tensor, clip: Tensor, o: AlignLossOptions = {}): number {
+export function alignLoss<O extends AlignLossOptions = AlignLossOptions>(student: Tensor, clip: Tensor, o: O = {} as O): LossResult<O> {
   const op = 'alignLoss';
   const [B, D] = checkLoss(op, student, clip, o);
   const kind = ALIGN_KINDS[o.kind ?? 'cosine'];
@@ -61,9 +84,9 @@ export function alignLoss(student: Tensor, clip: Tensor, o: AlignLossOptions = {
   const beta = o.beta ?? 1;
   if (!(beta > 0)) throw new RangeError(`${op}: beta must be positive, got ${beta}`);
   return result(op, native.alignLoss(
-    student.data, clip.data, o.weights?.data ?? null, o.grad?.data ?? null, B, D,
-    kind, o.normalize ?? true, beta, 1e-8, o.gradScale ?? 1,
-  ));
+    student.storage, clip.storage, o.weights?.storage ?? null, o.grad?.storage ?? null, B, D,
+    kind, o.normalize ?? true, beta, 1e-8, o.gradScale ?? 1, lossOut(o),
+  ), o);
 }
 
 export interface EmdLossOptions extends Common {
@@ -76,15 +99,15 @@ export interface EmdLossOptions extends Common {
 }
 
 /** EMD between predicted and target distributions [B, K] (NIMA); gradient w.r.t. pred. */
-export function emdLoss(pred: Tensor, target: Tensor, o: EmdLossOptions = {}): number {
+export function emdLoss<O extends EmdLossOptions = EmdLossOptions>(pred: Tensor, target: Tensor, o: O = {} as O): LossResult<O> {
   const op = 'emdLoss';
   const [B, K] = checkLoss(op, pred, target, o);
   const r = o.r ?? 2;
   if (!(r >= 1)) throw new RangeError(`${op}: r must be at least 1, got ${r}`);
   return result(op, native.emdLoss(
-    pred.data, target.data, o.weights?.data ?? null, o.grad?.data ?? null, B, K,
-    r, o.squared ?? false, o.eps ?? 1e-12, o.gradScale ?? 1,
-  ));
+    pred.storage, target.storage, o.weights?.storage ?? null, o.grad?.storage ?? null, B, K,
+    r, o.squared ?? false, o.eps ?? 1e-12, o.gradScale ?? 1, lossOut(o),
+  ), o);
 }
 
 export interface EmdFromLogitsOptions extends EmdLossOptions {
@@ -97,19 +120,19 @@ export interface EmdFromLogitsOptions extends EmdLossOptions {
  * the target distributions [B, K]; `grad` receives the gradient with respect
  * to the logits (softmax backward included).
  */
-export function emdLossFromLogits(logits: Tensor, target: Tensor, o: EmdFromLogitsOptions = {}): number {
+export function emdLossFromLogits<O extends EmdFromLogitsOptions = EmdFromLogitsOptions>(logits: Tensor, target: Tensor, o: O = {} as O): LossResult<O> {
   const op = 'emdLossFromLogits';
   const [B, K] = checkLoss(op, logits, target, o);
   if (o.probs) {
-    expectCpuFloat32(op, { probs: o.probs });
+    expectSameDevice(op, { probs: o.probs });
     expectShape(op, 'probs', o.probs, [B, K]);
   }
   const r = o.r ?? 2;
   if (!(r >= 1)) throw new RangeError(`${op}: r must be at least 1, got ${r}`);
   return result(op, native.emdLossFromLogits(
-    logits.data, target.data, o.weights?.data ?? null, o.grad?.data ?? null, o.probs?.data ?? null, B, K,
-    r, o.squared ?? false, o.eps ?? 1e-12, o.gradScale ?? 1,
-  ));
+    logits.storage, target.storage, o.weights?.storage ?? null, o.grad?.storage ?? null, o.probs?.storage ?? null, B, K,
+    r, o.squared ?? false, o.eps ?? 1e-12, o.gradScale ?? 1, lossOut(o),
+  ), o);
 }
 
 export type DistillKind = 'kl' | 'soft-ce';
@@ -120,7 +143,7 @@ export interface DistillLossOptions extends Common {
 }
 
 /** KL(softmax(teacher/T) ‖ softmax(student/T)) · T² from logits [B, K]; gradient w.r.t. student logits. */
-export function distillLoss(student: Tensor, teacher: Tensor, o: DistillLossOptions = {}): number {
+export function distillLoss<O extends DistillLossOptions = DistillLossOptions>(student: Tensor, teacher: Tensor, o: O = {} as O): LossResult<O> {
   const op = 'distillLoss';
   const [B, K] = checkLoss(op, student, teacher, o);
   const T = o.temperature ?? 1;
@@ -128,7 +151,7 @@ export function distillLoss(student: Tensor, teacher: Tensor, o: DistillLossOpti
   const kind = o.kind ?? 'kl';
   if (kind !== 'kl' && kind !== 'soft-ce') throw new TypeError(`${op}: kind must be 'kl' or 'soft-ce', got '${String(kind)}'`);
   return result(op, native.distillLoss(
-    student.data, teacher.data, o.weights?.data ?? null, o.grad?.data ?? null, B, K,
-    T, kind === 'kl' ? 0 : 1, o.gradScale ?? 1,
-  ));
+    student.storage, teacher.storage, o.weights?.storage ?? null, o.grad?.storage ?? null, B, K,
+    T, kind === 'kl' ? 0 : 1, o.gradScale ?? 1, lossOut(o),
+  ), o);
 }

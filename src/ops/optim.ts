@@ -1,6 +1,6 @@
 // Optimizer kernels over flat buffers: fused AdamW, global gradient norm, EMA.
 import { native } from '../native.js';
-import { expectCpuFloat32, expectFinite, shapeString } from '../tensor/check.js';
+import { expectSameDevice, expectFinite, shapeString } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** A contiguous run of the flat parameter buffer with its own lr and weight decay. */
@@ -58,7 +58,7 @@ export class SegmentTable {
 /** One fused AdamW step (PyTorch's semantics, decoupled decay) over every segment. */
 export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, segments: SegmentTable, h: AdamWHyper): void {
   const op = 'adamwStep';
-  expectCpuFloat32(op, { param, grad, m, v });
+  expectSameDevice(op, { param, grad, m, v });
   for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
     if (t.size !== param.size) throw new RangeError(`${op}: ${name} ${shapeString(t.shape)} does not match param ${shapeString(param.shape)}`);
   }
@@ -67,15 +67,15 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, seg
   const gradScale = h.gradScale ?? 1;
   expectFinite(op, 'gradScale', gradScale);
   native.adamwStep(
-    param.data, grad.data, m.data, v.data, segments.start, segments.length, segments.lr, segments.weightDecay,
+    param.storage, grad.storage, m.storage, v.storage, segments.start, segments.length, segments.lr, segments.weightDecay,
     h.beta1 ?? 0.9, h.beta2 ?? 0.999, h.eps ?? 1e-8, h.step, gradScale,
   );
 }
 
 /** The L2 norm of a (flat) gradient buffer, accumulated in float64. */
 export function gradNorm(grad: Tensor): number {
-  expectCpuFloat32('gradNorm', { grad });
-  return Math.sqrt(native.sumOfSquares(grad.data, grad.size));
+  expectSameDevice('gradNorm', { grad });
+  return Math.sqrt(native.sumOfSquares(grad.storage, grad.size));
 }
 
 /**
@@ -92,8 +92,8 @@ export function clipCoefficient(grad: Tensor, maxNorm: number): { norm: number; 
 /** ema = decay · ema + (1 − decay) · param */
 export function emaUpdate(ema: Tensor, param: Tensor, decay: number): void {
   const op = 'emaUpdate';
-  expectCpuFloat32(op, { ema, param });
+  expectSameDevice(op, { ema, param });
   if (ema.size !== param.size) throw new RangeError(`${op}: ema ${shapeString(ema.shape)} does not match param ${shapeString(param.shape)}`);
   if (!(decay >= 0 && decay <= 1)) throw new RangeError(`${op}: decay must be in [0, 1], got ${decay}`);
-  native.emaUpdate(ema.data, param.data, ema.size, decay);
+  native.emaUpdate(ema.storage, param.storage, ema.size, decay);
 }

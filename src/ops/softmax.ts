@@ -1,5 +1,5 @@
 import { native } from '../native.js';
-import { expectCpuFloat32, expectFinite, expectShape } from '../tensor/check.js';
+import { expectSameDevice, expectFinite, expectShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 function rowsCols(x: Tensor): [number, number] {
@@ -10,22 +10,22 @@ function rowsCols(x: Tensor): [number, number] {
 /** y = softmax(x / temperature) over the last dimension. */
 export function softmaxForward(x: Tensor, y: Tensor, temperature = 1): void {
   const op = 'softmaxForward';
-  expectCpuFloat32(op, { x, y });
+  expectSameDevice(op, { x, y });
   expectShape(op, 'y', y, x.shape);
   expectFinite(op, 'temperature', temperature);
   if (temperature <= 0) throw new RangeError(`${op}: temperature must be positive, got ${temperature}`);
   const [rows, cols] = rowsCols(x);
   if (cols < 1) throw new RangeError(`${op}: x has an empty last dimension`);
-  native.softmaxForward(x.data, y.data, rows, cols, temperature);
+  native.softmaxForward(x.storage, y.storage, rows, cols, temperature);
 }
 
 /** dx = (y ⊙ (dy − ⟨y, dy⟩)) / temperature, from the forward's output y. */
 export function softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, temperature = 1): void {
   const op = 'softmaxBackward';
-  expectCpuFloat32(op, { y, dy, dx });
+  expectSameDevice(op, { y, dy, dx });
   expectShape(op, 'dy', dy, y.shape);
   expectShape(op, 'dx', dx, y.shape);
   if (!(temperature > 0)) throw new RangeError(`${op}: temperature must be positive, got ${temperature}`);
   const [rows, cols] = rowsCols(y);
-  native.softmaxBackward(y.data, dy.data, dx.data, rows, cols, temperature);
+  native.softmaxBackward(y.storage, dy.storage, dx.storage, rows, cols, temperature);
 }

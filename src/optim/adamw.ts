@@ -2,6 +2,7 @@
 // per-parameter segments carrying layer-wise lr and the no-decay mask.
 import type { ParameterSet } from '../nn/parameters.js';
 import { SegmentTable, adamwStep, gradNorm } from '../ops/optim.js';
+import { type Device, parseDevice } from '../tensor/device_memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { NonFiniteError } from '../util/errors.js';
 
@@ -25,8 +26,8 @@ export interface StepReport {
 
 export class AdamW {
   readonly params: ParameterSet;
-  readonly m: Tensor;
-  readonly v: Tensor;
+  #m: Tensor;
+  #v: Tensor;
   readonly options: Required<Omit<AdamWOptions, 'layerScale' | 'clipNorm'>> & { clipNorm: number };
   /** Completed steps (the next step is step + 1 for bias correction). */
   step = 0;
@@ -47,8 +48,26 @@ export class AdamW {
     this.#table = new SegmentTable(params.segments(1, this.options.weightDecay, scale));
     // segments(1, …) put each segment's multiplier into lr; keep them for setLr.
     this.#multipliers = Float64Array.from(this.#table.lr);
-    this.m = Tensor.zeros(params.values.shape);
-    this.v = Tensor.zeros(params.values.shape);
+    this.#m = Tensor.zeros(params.values.shape, params.device);
+    this.#v = Tensor.zeros(params.values.shape, params.device);
+  }
+
+  /** First and second moments, flat like the parameters and on their device. */
+  get m(): Tensor {
+    return this.#m;
+  }
+
+  get v(): Tensor {
+    return this.#v;
+  }
+
+  /** Moves the parameters (values, gradients) and both moments to `device`. */
+  to(device: Device | 'cuda'): this {
+    const place = parseDevice(device);
+    this.params.to(place);
+    this.#m = this.#m.to(place);
+    this.#v = this.#v.to(place);
+    return this;
   }
 
   /**
@@ -57,7 +76,8 @@ export class AdamW {
    * applies to the scaled gradient. A non-finite gradient throws
    * NonFiniteError and leaves the parameters untouched, whether or not
    * clipping is on: the norm's one sum-of-squares pass is the check (any NaN
-   * or Inf element makes it non-finite), so it costs no second pass.
+   * or Inf element makes it non-finite), so it costs no second pass. On a
+   * device, reading that norm back is the step's one synchronisation.
    */
   update(lr: number, gradScale = 1): StepReport {
     const grads = this.params.grads;

@@ -3,24 +3,59 @@
 // generation, which invalidates every view handed out before. If a step needed
 // more than one block, reset() replaces them by one block of the total, so from
 // the second step on a training loop allocates nothing and memory stays flat.
+//
+// An arena lives on one device: on 'cuda:N' its blocks come from the device's
+// caching allocator, with the same generation checks on every view.
 import { native } from '../native.js';
+import { type Device, DeviceBlock, parseDevice } from './device_memory.js';
 import { type Generational, Tensor, numel } from './tensor.js';
 
 const ALIGN = 64;
 
+/** One native block: host memory or device memory. */
+interface Block {
+  readonly byteLength: number;
+  tensor(byteOffset: number, shape: readonly number[], owner: Generational): Tensor;
+  release(): void;
+}
+
+function hostBlock(bytes: number): Block {
+  const buf = native.allocate(bytes);
+  return {
+    byteLength: buf.byteLength,
+    tensor: (off, shape, owner) => new Tensor(new Float32Array(buf, off, numel(shape)), shape, owner),
+    release: () => native.release(buf),
+  };
+}
+
+function deviceBlock(device: `cuda:${number}`, bytes: number): Block {
+  const b = new DeviceBlock(device, bytes, false);
+  return {
+    byteLength: bytes,
+    tensor: (off, shape, owner) => new Tensor(b.view(off / 4, numel(shape)), shape, owner),
+    release: () => b.release(),
+  };
+}
+
 export class Arena implements Generational {
   readonly name: string;
+  readonly device: Device;
   #generation = 0;
-  #blocks: ArrayBuffer[] = [];
+  #blocks: Block[] = [];
   #block = 0; // index of the block being filled
   #offset = 0; // bytes used in that block
   #used = 0; // bytes handed out this step (all blocks, with padding)
   #peak = 0;
   #scratch: Arena | null = null;
 
-  constructor(name = 'step', initialBytes = 1 << 20) {
+  constructor(name = 'step', initialBytes = 1 << 20, device: Device | 'cuda' = 'cpu') {
     this.name = name;
-    this.#blocks.push(native.allocate(Math.max(ALIGN, initialBytes)));
+    this.device = parseDevice(device);
+    this.#blocks.push(this.#newBlock(Math.max(ALIGN, initialBytes)));
+  }
+
+  #newBlock(bytes: number): Block {
+    return this.device === 'cpu' ? hostBlock(bytes) : deviceBlock(this.device, bytes);
   }
 
   get generation(): number {
@@ -41,21 +76,21 @@ export class Arena implements Generational {
   alloc(shape: readonly number[]): Tensor {
     const n = numel(shape);
     const bytes = Math.ceil((n * 4) / ALIGN) * ALIGN;
-    let buf = this.#blocks[this.#block] as ArrayBuffer;
+    let buf = this.#blocks[this.#block] as Block;
     if (this.#offset + bytes > buf.byteLength) {
       // Next block, or a new one large enough (only while the arena is still growing).
       this.#block += 1;
       this.#offset = 0;
-      if (this.#block >= this.#blocks.length || (this.#blocks[this.#block] as ArrayBuffer).byteLength < bytes) {
-        this.#blocks.splice(this.#block, 0, native.allocate(Math.max(bytes, buf.byteLength)));
+      if (this.#block >= this.#blocks.length || (this.#blocks[this.#block] as Block).byteLength < bytes) {
+        this.#blocks.splice(this.#block, 0, this.#newBlock(Math.max(bytes, buf.byteLength)));
       }
-      buf = this.#blocks[this.#block] as ArrayBuffer;
+      buf = this.#blocks[this.#block] as Block;
     }
-    const view = new Float32Array(buf, this.#offset, n);
+    const t = buf.tensor(this.#offset, shape, this);
     this.#offset += bytes;
     this.#used += bytes;
     this.#peak = Math.max(this.#peak, this.#used);
-    return new Tensor(view, shape, this);
+    return t;
   }
 
   /** A zero-filled arena tensor. */
@@ -68,7 +103,7 @@ export class Arena implements Generational {
    * reset by whoever knows they are dead, and with this arena.
    */
   get scratch(): Arena {
-    this.#scratch ??= new Arena(`${this.name}.scratch`);
+    this.#scratch ??= new Arena(`${this.name}.scratch`, 1 << 20, this.device);
     return this.#scratch;
   }
 
@@ -80,8 +115,8 @@ export class Arena implements Generational {
       // Coalesce: one block as large as this arena has ever needed. The growth
       // blocks are freed now rather than whenever the GC gets to them.
       const size = Math.max(this.#peak, this.capacity);
-      for (const b of this.#blocks) native.release(b);
-      this.#blocks = [native.allocate(size)];
+      for (const b of this.#blocks) b.release();
+      this.#blocks = [this.#newBlock(size)];
     }
     this.#block = 0;
     this.#offset = 0;

@@ -1,5 +1,6 @@
 // Argument checks for every op, in one place. Errors name the op, the argument
 // and the shapes involved, so a caller sees what it passed and what was wanted.
+import type { Device } from './device_memory.js';
 import { Tensor } from './tensor.js';
 
 export type ShapeSpec = readonly (number | null)[];
@@ -32,6 +33,27 @@ export function expectCpuFloat32(op: string, tensors: Record<string, Tensor | nu
       throw new TypeError(`${op}: ${name} is on ${t.device}; this op runs on the CPU, move it first`);
     }
   }
+}
+
+/**
+ * All tensors in float32 on one device, which the op then runs on (the addon
+ * picks the CPU or the CUDA kernel by it). A mismatch is a TypeError naming
+ * the op and where each tensor is.
+ */
+export function expectSameDevice(op: string, tensors: Record<string, Tensor | null | undefined>): Device {
+  let device: Device | null = null;
+  let mixed = false;
+  const where: string[] = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t === null || t === undefined) continue;
+    expectTensor(op, name, t);
+    if (t.dtype !== 'float32') throw new TypeError(`${op}: ${name} is ${t.dtype}, expected float32`);
+    where.push(`${name} on ${t.device}`);
+    if (device === null) device = t.device;
+    else if (t.device !== device) mixed = true;
+  }
+  if (mixed) throw new TypeError(`${op}: tensors on different devices (${where.join(', ')}); move them to one with to()`);
+  return device ?? 'cpu';
 }
 
 export function expectPositiveInt(op: string, name: string, v: number): void {

@@ -4,10 +4,17 @@
 // own their block. Arena tensors are views into a per-step arena (activations)
 // and carry the arena's generation at allocation: once the arena is reset, the
 // view throws instead of reading memory that now belongs to the next step.
+//
+// Two places. A CPU tensor's elements are a Float32Array (`data`). A device
+// tensor's are in device memory behind an opaque handle (device_memory.ts):
+// `data` throws for it, and values move only through to(), copyToHost() and
+// copyFrom(). Ops pass `storage` to the addon, which runs the kernel of the
+// tensors' place.
 import { native } from '../native.js';
+import { type Device, DeviceBlock, type DeviceView, parseDevice } from './device_memory.js';
 
+export type { Device } from './device_memory.js';
 export type DType = 'float32';
-export type Device = 'cpu' | 'cuda';
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = { float32: 4 };
 
@@ -16,6 +23,9 @@ export interface Generational {
   readonly generation: number;
   readonly name: string;
 }
+
+/** What an op hands the addon for a tensor. */
+export type Storage = Float32Array | DeviceView;
 
 export function numel(shape: readonly number[]): number {
   let n = 1;
@@ -26,43 +36,50 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
+function isView(s: Storage): s is DeviceView {
+  return !(s instanceof Float32Array);
+}
+
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType = 'float32';
-  readonly device: Device = 'cpu';
+  readonly device: Device;
   readonly size: number;
-  readonly #data: Float32Array;
+  readonly #storage: Storage;
   readonly #owner: Generational | null;
   readonly #generation: number;
 
   /** Prefer Tensor.zeros / Tensor.from / Arena.alloc. */
-  constructor(data: Float32Array, shape: readonly number[], owner: Generational | null = null) {
+  constructor(storage: Storage, shape: readonly number[], owner: Generational | null = null) {
     const n = numel(shape);
-    if (data.length !== n) {
-      throw new RangeError(`Tensor: ${data.length} elements cannot have shape [${shape.join(', ')}]`);
+    if (storage.length !== n) {
+      throw new RangeError(`Tensor: ${storage.length} elements cannot have shape [${shape.join(', ')}]`);
     }
     this.shape = Object.freeze([...shape]);
     this.size = n;
-    this.#data = data;
+    this.device = isView(storage) ? storage.device : 'cpu';
+    this.#storage = storage;
     this.#owner = owner;
     this.#generation = owner ? owner.generation : 0;
   }
 
-  /** A persistent zero-filled tensor in 64-byte aligned native memory. */
-  static zeros(shape: readonly number[]): Tensor {
+  /** A persistent zero-filled tensor: 64-byte aligned host memory, or device memory. */
+  static zeros(shape: readonly number[], device: Device | 'cuda' = 'cpu'): Tensor {
     const n = numel(shape);
-    return new Tensor(new Float32Array(native.allocate(n * 4), 0, n), shape);
+    const place = parseDevice(device);
+    if (place === 'cpu') return new Tensor(new Float32Array(native.allocate(n * 4), 0, n), shape);
+    return new Tensor(new DeviceBlock(place, n * 4, true).view(0, n), shape);
   }
 
   /** A persistent tensor holding a copy of `values`. */
-  static from(values: ArrayLike<number>, shape: readonly number[] = [values.length]): Tensor {
-    const t = Tensor.zeros(shape);
-    t.data.set(values);
-    return t;
+  static from(values: ArrayLike<number>, shape: readonly number[] = [values.length], device: Device | 'cuda' = 'cpu'): Tensor {
+    const place = parseDevice(device);
+    const host = Tensor.zeros(shape);
+    host.data.set(values);
+    return place === 'cpu' ? host : host.to(place);
   }
 
-  /** The elements. Throws if this is an arena view whose arena has been reset since. */
-  get data(): Float32Array {
+  #check(): void {
     const owner = this.#owner;
     if (owner !== null && owner.generation !== this.#generation) {
       throw new Error(
@@ -70,7 +87,25 @@ export class Tensor {
           `(allocated in generation ${this.#generation}, arena is at ${owner.generation})`,
       );
     }
-    return this.#data;
+  }
+
+  /**
+   * The elements of a CPU tensor. Throws if this is an arena view whose arena
+   * has been reset since, and (TypeError) for a device tensor.
+   */
+  get data(): Float32Array {
+    this.#check();
+    const s = this.#storage;
+    if (isView(s)) {
+      throw new TypeError(`tensor [${this.shape.join(', ')}] is on ${this.device}: read it with copyToHost() or to('cpu')`);
+    }
+    return s;
+  }
+
+  /** What ops pass to the addon: the Float32Array, or the device view (generation checked). */
+  get storage(): Storage {
+    this.#check();
+    return this.#storage;
   }
 
   /** Whether the memory behind this tensor is still valid. */
@@ -83,7 +118,7 @@ export class Tensor {
     if (numel(shape) !== this.size) {
       throw new RangeError(`reshape: [${this.shape.join(', ')}] has ${this.size} elements, [${shape.join(', ')}] needs ${numel(shape)}`);
     }
-    return new Tensor(this.data, shape, this.#owner);
+    return new Tensor(this.storage, shape, this.#owner);
   }
 
   /** Rows [start, end) of the first dimension (no copy; same lifetime). */
@@ -93,21 +128,58 @@ export class Tensor {
       throw new RangeError(`slice: [${start}, ${end}) out of range for first dimension ${rows}`);
     }
     const inner = rows === 0 ? 0 : this.size / rows;
-    return new Tensor(this.data.subarray(start * inner, end * inner), [end - start, ...this.shape.slice(1)], this.#owner);
+    return new Tensor(subrange(this.storage, start * inner, end * inner), [end - start, ...this.shape.slice(1)], this.#owner);
   }
 
   fill(value: number): this {
-    this.data.fill(value);
+    const s = this.storage;
+    if (isView(s)) native.deviceFill(s, this.size, value);
+    else s.fill(value);
     return this;
   }
 
+  /** Copies `other`'s elements in, from any place to any place (device to device on one device). */
   copyFrom(other: Tensor): this {
     if (other.size !== this.size) throw new RangeError(`copyFrom: ${other.size} elements into ${this.size}`);
-    this.data.set(other.data);
+    const dst = this.storage;
+    const src = other.storage;
+    if (!isView(dst) && !isView(src)) {
+      dst.set(src);
+      return this;
+    }
+    if (isView(dst) && isView(src) && dst.device !== src.device) {
+      // Between two devices through the host (cskd keeps no peer mappings).
+      native.deviceCopy(dst, other.copyToHost(), this.size);
+      return this;
+    }
+    native.deviceCopy(dst, src, this.size);
     return this;
+  }
+
+  /** The elements in a new host array; for a device tensor this waits for its stream. */
+  copyToHost(): Float32Array {
+    const s = this.storage;
+    if (!isView(s)) return Float32Array.from(s);
+    const out = new Float32Array(this.size);
+    native.deviceCopy(out, s, this.size);
+    return out;
+  }
+
+  /** This tensor on `device`: itself when already there, else a persistent copy. */
+  to(device: Device | 'cuda'): Tensor {
+    const place = parseDevice(device);
+    if (place === this.device) return this;
+    return Tensor.zeros(this.shape, place).copyFrom(this);
   }
 
   toArray(): number[] {
-    return Array.from(this.data);
+    return Array.from(this.device === 'cpu' ? this.data : this.copyToHost());
   }
 }
+
+/** Elements [start, end) of a storage (a subarray, or a narrower device view). */
+export function subrange(s: Storage, start: number, end = s.length): Storage {
+  if (!isView(s)) return s.subarray(start, end);
+  return { handle: s.handle, offset: s.offset + start, length: end - start, device: s.device };
+}
+

@@ -1,6 +1,7 @@
 // A CUDA execution model on CPU threads, for checking the kernels on machines
 // without a GPU. Every CUDA thread of a block is an OS thread; blocks run one
-// after another (so `__shared__` can be a function-local static); __syncthreads
+// after another on the runtime's one executor thread (so `__shared__` can be a
+// function-local static), in stream order (runtime.cc); __syncthreads
 // is a block-wide std::barrier; warp shuffles exchange through a per-warp slot
 // array between two warp barriers. Threads that return early drop out of both
 // barriers, as exited threads do on the GPU. Force-included before every source.
@@ -56,7 +57,8 @@ T* dynamicShared() {
   return reinterpret_cast<T*>(block->dyn.data());
 }
 
-inline void launch(dim3 grid, dim3 threads, size_t shmem, const std::function<void()>& fn) {
+// Runs every block of a grid, one after another (called on the executor thread).
+inline void runGrid(dim3 grid, dim3 threads, size_t shmem, const std::function<void()>& fn) {
   const int n = int(threads.x * threads.y * threads.z);
   for (unsigned bz = 0; bz < grid.z; ++bz)
     for (unsigned by = 0; by < grid.y; ++by)
@@ -80,6 +82,13 @@ inline void launch(dim3 grid, dim3 threads, size_t shmem, const std::function<vo
           });
         for (auto& th : pool) th.join();
       }
+}
+
+// k<<<grid, threads, shmem, stream>>>(args...): the arguments are evaluated and
+// copied now, as a launch does, and the grid runs later, in stream order.
+template <typename K, typename... A>
+void launch(dim3 grid, dim3 threads, size_t shmem, cudaStream_t stream, K kernel, A... args) {
+  enqueue(stream, [=] { runGrid(grid, threads, shmem, [&] { kernel(args...); }); });
 }
 
 }  // namespace emu
