@@ -8,14 +8,14 @@
 // (no '.', '..', empty segments, backslashes, NULs, or percent-encoded '/' or
 // '\' in the raw URL), no dot files, and whose real path (symlinks resolved)
 // stays inside the root it was asked under. Anything else is 404, the same as
-// a missing file, so a probe learns nothing about what lies outside.
+// a missing file, so a probe learns nothing about what lies outside. A safe
+// path outside the gallery's own folders is left to the service (false).
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 
 import { IMAGE_EXTENSIONS } from '../../data/pool.js';
-import { GALLERY_MARKER } from './build.js';
 
 export interface GalleryHandlerOptions {
   /** A folder `cskd gallery` built. */
@@ -46,6 +46,9 @@ const TYPES: Record<string, string> = {
   '.tif': 'image/tiff',
   '.tiff': 'image/tiff',
 };
+
+/** First path segments the gallery answers for; gallery.json is deliberately not one of them. */
+const OWNED = new Set(['index.html', 'assets', 'data', 'thumbs', 'images']);
 
 function notFound(res: ServerResponse): true {
   res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
@@ -159,12 +162,13 @@ export function createGalleryHandler(options: GalleryHandlerOptions): GalleryHan
     }
     const segments = safeSegments(rest);
     if (segments === null || segments.length === 0) return notFound(res);
+    // Other paths (/health, /metrics, …) belong to the service this is mounted in.
+    if (!OWNED.has(segments[0]!)) return false;
     if (segments[0] === 'images') {
       const ext = extname(segments[segments.length - 1]!).toLowerCase();
       if (!imagesRoot || segments.length < 2 || !IMAGE_EXTENSIONS.includes(ext)) return notFound(res);
       return serve(req, res, imagesRoot, segments.slice(1));
     }
-    if (segments[0] === GALLERY_MARKER) return notFound(res);
     return serve(req, res, galleryDir, segments);
   };
 }

@@ -153,7 +153,6 @@ export const PAGE_SCRIPT = String.raw`// The gallery page. Classic script, no mo
     var m = G.M.models[state.m];
     var txt = order.length + ' of ' + G.M.rows + ' images shown';
     if (m.errors) txt += ' · ' + m.errors + (m.errors === 1 ? ' error' : ' errors') + ' listed apart';
-    if (G.loaded < G.M.chunks.length) txt += ' · loading ' + G.loaded + '/' + G.M.chunks.length;
     $('status').textContent = txt;
   }
 
@@ -390,12 +389,13 @@ export const PAGE_SCRIPT = String.raw`// The gallery page. Classic script, no mo
       s.onerror = function () { $('status').textContent = 'could not load ' + s.src; };
       document.head.appendChild(s);
     };
-    G.onChunk = function (i) {
-      // The first chunk renders at once; the rest re-render when all are in, so the order is final.
-      var all = G.loaded === G.M.chunks.length;
-      if (i === 0 || all) render();
-      else status();
-      if (all) document.body.setAttribute('data-ready', 'yes');
+    G.onChunk = function () {
+      // Cards appear once every chunk is in: a sort over part of the rows would
+      // reorder under the pointer when the rest arrived.
+      if (G.loaded === G.M.chunks.length) {
+        render();
+        document.body.setAttribute('data-ready', 'yes');
+      } else $('status').textContent = 'loading ' + G.loaded * G.M.chunkRows + ' of ' + G.M.rows + ' rows…';
       next();
     };
     next();
