@@ -15,6 +15,7 @@ import { registerInfo } from './info.js';
 import { registerAlign } from './align.js';
 import { registerDistill } from './distill.js';
 import { registerFinetune } from './finetune.js';
+import { registerGallery } from './gallery.js';
 import { exitStatus, resetExitStatus } from './options.js';
 import { registerTrain } from './train.js';
 import { registerReport } from './report.js';
@@ -32,7 +33,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .exitOverride();
-  for (const register of [registerDemo, registerTrain, registerAlign, registerFinetune, registerDistill, registerEval, registerFeatures, registerData, registerScore, registerServe, registerAnalyze, registerReport, registerInfo]) {
+  for (const register of [registerDemo, registerTrain, registerAlign, registerFinetune, registerDistill, registerEval, registerFeatures, registerData, registerScore, registerServe, registerGallery, registerAnalyze, registerReport, registerInfo]) {
     register(program);
   }
   // Subcommands inherit the error handling and help settings.
