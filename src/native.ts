@@ -197,3 +197,54 @@ const require = createRequire(import.meta.url);
 
 /** The loaded addon. */
 export const native: NativeAddon = require(findAddon()) as NativeAddon;
+
+// ---- The MPI module (build/Release/cskd_mpi.node; src/dist) --------------
+// A module apart from the addon above, built only where CMake finds MPI and
+// linked against it. Loading it only loads libmpi; init() starts MPI, and
+// src/dist calls that only under a launcher.
+
+type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+export interface NcclProbe {
+  found: boolean;
+  version?: number;
+  library?: string;
+  reason?: string;
+}
+
+export interface MpiNative {
+  /** MPI_Get_library_version (callable before init). */
+  libraryVersion(): string;
+  /** dlopen of libnccl.so.2 (CSKD_NCCL names another), for `cskd info`. */
+  probeNccl(): NcclProbe;
+  init(): { rank: number; size: number; funneled: boolean; library: string };
+  /** Every rank's header into table (rank-major); returns the ranks whose header did not come in time. */
+  exchangeHeaders(header: Float64Array, table: Float64Array, timeoutS: number): number[];
+  allReduceSum(buffer: HostArray, bucketElements: number, timeoutS: number, what: string): void;
+  broadcast(buffer: HostArray, root: number, timeoutS: number, what: string): void;
+  allgatherv(send: HostArray, recv: HostArray, counts: Float64Array, timeoutS: number, what: string): void;
+  abort(code: number): void;
+  finalize(): void;
+}
+
+let mpiModule: { module: MpiNative } | { reason: string } | undefined;
+
+/** The MPI module, or why it cannot be loaded (CSKD_MPI_MODULE names another file). */
+export function loadMpiModule(): { module: MpiNative } | { reason: string } {
+  if (mpiModule) return mpiModule;
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const candidates = [process.env['CSKD_MPI_MODULE'], join(root, 'build', 'Release', 'cskd_mpi.node'), join(root, 'build', 'Debug', 'cskd_mpi.node')].filter(
+    (p): p is string => typeof p === 'string' && p.length > 0,
+  );
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    mpiModule = { reason: `the MPI module is not built (looked in ${candidates.join(', ')}; install an MPI's development files, e.g. libopenmpi-dev, and run \`npm run build:native\`)` };
+  } else {
+    try {
+      mpiModule = { module: require(path) as MpiNative };
+    } catch (e) {
+      mpiModule = { reason: `${path} does not load: ${(e as Error).message}` };
+    }
+  }
+  return mpiModule;
+}
