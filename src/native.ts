@@ -248,3 +248,17 @@ export function loadMpiModule(): { module: MpiNative } | { reason: string } {
   }
   return mpiModule;
 }
+
+export interface CommunicationInfo {
+  mpi: { found: boolean; library?: string; reason?: string };
+  nccl: NcclProbe;
+}
+
+/** Whether the MPI module loads (and which MPI it links) and whether NCCL would: `cskd info`. */
+export function communicationInfo(): CommunicationInfo {
+  const loaded = loadMpiModule();
+  if ('reason' in loaded) {
+    return { mpi: { found: false, reason: loaded.reason }, nccl: { found: false, reason: 'not checked: NCCL is bootstrapped over MPI, whose module is not built' } };
+  }
+  return { mpi: { found: true, library: loaded.module.libraryVersion().split(/[,\n]/)[0] }, nccl: loaded.module.probeNccl() };
+}

@@ -2,7 +2,7 @@
 // and the report's environment table read the same rows.
 import { cpus } from 'node:os';
 
-import { type CpuFeatureFlags, type CudaInfo, native } from '../native.js';
+import { type CommunicationInfo, communicationInfo, type CpuFeatureFlags, type CudaInfo, native } from '../native.js';
 import { packageVersion } from '../util/package.js';
 
 export interface SystemInfo {
@@ -13,6 +13,8 @@ export interface SystemInfo {
   threads: number;
   gemm: string;
   cuda: CudaInfo;
+  /** MPI (the cskd_mpi module) and NCCL, for data-parallel runs (docs/distributed.md). */
+  communication: CommunicationInfo;
 }
 
 export function systemInfo(): SystemInfo {
@@ -25,6 +27,7 @@ export function systemInfo(): SystemInfo {
     threads: native.numThreads(),
     gemm: `cskd ${native.gemmKernel()}`,
     cuda: native.cudaInfo(),
+    communication: communicationInfo(),
   };
 }
 
@@ -42,5 +45,16 @@ export function environmentRows(info: SystemInfo = systemInfo()): [string, strin
     ['features', features || 'baseline x86-64'],
     ['GEMM', info.gemm],
     ['CUDA', cuda],
+    ['MPI', found(info.communication.mpi.found, info.communication.mpi.library, info.communication.mpi.reason)],
+    ['NCCL', found(info.communication.nccl.found, ncclVersion(info.communication.nccl.version), info.communication.nccl.reason)],
   ];
+}
+
+function found(ok: boolean, what: string | undefined, reason: string | undefined): string {
+  return ok ? `found${what ? ` (${what})` : ''}` : `not found: ${reason ?? 'unknown'}`;
+}
+
+/** NCCL_VERSION_CODE (major * 10000 + minor * 100 + patch) as text. */
+function ncclVersion(code: number | undefined): string | undefined {
+  return code === undefined ? undefined : `${Math.floor(code / 10000)}.${Math.floor(code / 100) % 100}.${code % 100}`;
 }
