@@ -1,9 +1,13 @@
-// cskd serve: a thin shell over Scorer + createServer; SIGTERM/SIGINT drain and exit 0.
+// cskd serve: a thin shell over PooledScorer + createServer. It listens at
+// once (/health answers, /ready says 503 loading) and becomes ready when every
+// model process has loaded and warmed up. SIGTERM/SIGINT drain and exit 0.
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 
 import type { Command } from 'commander';
 
-import { Scorer } from '../score/scorer.js';
+import { PooledScorer, defaultPoolSize } from '../score/pooled_scorer.js';
 import { createServer } from '../score/server.js';
 import { action, integer, positiveInt, threadsOption } from './options.js';
 
@@ -11,6 +15,7 @@ interface ServeOptions {
   model: string;
   port: number;
   host: string;
+  workers?: number;
   threads?: number;
   batchSize?: number;
   maxQueue?: number;
@@ -18,60 +23,78 @@ interface ServeOptions {
   maxBatchItems?: number;
   maxPixels?: number;
   timeoutMs?: number;
+  shutdownTimeoutMs?: number;
+  gallery?: string;
+  images?: string;
 }
 
 export function registerServe(program: Command): void {
+  const cores = availableParallelism();
+  const pool = defaultPoolSize(cores);
   program
     .command('serve')
-    .description('HTTP scoring: POST /score (image bytes) → {mean, std, distribution}; POST /score/batch ({"images": [base64…]}); GET /health; GET /metrics. SIGTERM stops accepting, finishes accepted requests, then exits')
+    .description(
+      'HTTP scoring: POST /score (image bytes) → {mean, std, distribution}; POST /score/batch ({"images": [base64…]}); GET /health (liveness); GET /ready (readiness); GET /metrics (Prometheus). ' +
+        'Model calls run in a pool of model processes. SIGTERM stops accepting, finishes accepted requests, then exits',
+    )
     .requiredOption('-m, --model <file>', 'ONNX model exported by cskd')
     .option('-p, --port <port>', 'port to listen on (0: any free port)', integer(0, 65535), 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .addOption(threadsOption('onnxruntime threads (default: one per core)'))
+    .option('--workers <n>', `model processes (default: one per 4 cores, here ${pool.processes})`, positiveInt)
+    .addOption(threadsOption(`onnxruntime threads per model process (default: the cores divided among them, here ${pool.threads})`))
     .option('--batch-size <n>', 'most images per model call (default 16)', positiveInt)
     .option('--max-queue <n>', 'images in progress before 503 (default 64)', positiveInt)
     .option('--max-body-mb <n>', 'largest image body in MiB (default 20; batch bodies: 64)', positiveInt)
     .option('--max-batch-items <n>', 'most images per batch request (default 64)', positiveInt)
     .option('--max-pixels <n>', 'refuse larger images (default 50000000)', positiveInt)
     .option('--timeout-ms <ms>', 'time to receive and answer a request (default 30000)', positiveInt)
-    .action(action((opts: ServeOptions) => serve(opts)));
+    .option('--shutdown-timeout-ms <ms>', 'how long SIGTERM waits for accepted requests (default 30000)', positiveInt)
+    .option('--gallery <dir>', 'also serve this gallery (built by `cskd gallery`) at /, with drag-and-drop scoring')
+    .option('--images <root>', 'with --gallery: the images root the gallery was built with (serves the originals)')
+    .action(action((opts: ServeOptions) => serve(opts, cores)));
 }
 
-async function serve(values: ServeOptions): Promise<number> {
-  const port = values.port;
-  const maxBatch = values.batchSize;
-  const maxPixels = values.maxPixels;
-  const bodyMb = values.maxBodyMb;
-  const maxQueue = values.maxQueue;
-  const maxBatchItems = values.maxBatchItems;
-  const requestTimeoutMs = values.timeoutMs;
+function checkGallery(dir: string | undefined, images: string | undefined): { dir: string; imagesRoot: string | null } | undefined {
+  if (images !== undefined && dir === undefined) throw new Error('--images is only used with --gallery');
+  if (dir === undefined) return undefined;
+  if (!existsSync(join(dir, 'index.html'))) throw new Error(`--gallery ${dir}: no index.html there; build the gallery first with \`cskd gallery\``);
+  if (images !== undefined && !(existsSync(images) && statSync(images).isDirectory())) throw new Error(`--images ${images}: not a folder`);
+  return { dir, imagesRoot: images ?? null };
+}
 
-  const scorer = await Scorer.load(values.model, {
-    threads: values.threads ?? availableParallelism(),
-    ...(maxBatch !== undefined ? { maxBatch } : {}),
-    ...(maxPixels !== undefined ? { maxPixels } : {}),
+async function serve(values: ServeOptions, cores: number): Promise<number> {
+  const gallery = checkGallery(values.gallery, values.images);
+  const scorer = await PooledScorer.start(values.model, cores, {
+    ...(values.workers !== undefined ? { processes: values.workers } : {}),
+    ...(values.threads !== undefined ? { threads: values.threads } : {}),
+    ...(values.batchSize !== undefined ? { maxBatch: values.batchSize } : {}),
+    ...(values.maxPixels !== undefined ? { maxPixels: values.maxPixels } : {}),
   });
   const service = createServer(scorer, {
-    ...(bodyMb !== undefined ? { maxBodyBytes: bodyMb * (1 << 20) } : {}),
-    ...(maxQueue !== undefined ? { maxQueue } : {}),
-    ...(maxBatchItems !== undefined ? { maxBatchItems } : {}),
-    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+    ...(values.maxBodyMb !== undefined ? { maxBodyBytes: values.maxBodyMb * (1 << 20) } : {}),
+    ...(values.maxQueue !== undefined ? { maxQueue: values.maxQueue } : {}),
+    ...(values.maxBatchItems !== undefined ? { maxBatchItems: values.maxBatchItems } : {}),
+    ...(values.timeoutMs !== undefined ? { requestTimeoutMs: values.timeoutMs } : {}),
+    ...(values.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: values.shutdownTimeoutMs } : {}),
+    ...(gallery ? { gallery } : {}),
   });
   let address;
   try {
-    address = await service.listen(port, values.host);
+    address = await service.listen(values.port, values.host);
   } catch (e) {
     await scorer.release();
-    throw new Error(`cannot listen on ${values.host}:${port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new Error(`cannot listen on ${values.host}:${values.port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  process.stdout.write(`cskd serve: ${scorer.modelPath} listening on http://${host}:${address.port}\n`);
+  process.stdout.write(`cskd serve: ${scorer.modelPath} listening on http://${host}:${address.port}${gallery ? ` (gallery ${gallery.dir} at /)` : ''}\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
+  let signal: string | null = null;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (name: string): void => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      process.stdout.write(`cskd serve: ${signal}, finishing accepted requests\n`);
+      signal = name;
+      process.stdout.write(`cskd serve: ${name}, finishing accepted requests\n`);
       resolve();
     };
     const onTerm = (): void => stop('SIGTERM');
@@ -79,6 +102,18 @@ async function serve(values: ServeOptions): Promise<number> {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
+  const loaded = scorer.whenReady.then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  const failed = await Promise.race([loaded, stopped.then(() => null)]);
+  if (failed) {
+    await service.close();
+    await scorer.release(0);
+    throw failed;
+  }
+  if (!signal) process.stdout.write(`cskd serve: ready (${scorer.pool.processes} model processes × ${scorer.pool.threads} threads)\n`);
+  await stopped;
   await service.close();
   await scorer.release();
   const m = service.metrics();

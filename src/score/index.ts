@@ -5,6 +5,8 @@ export { expandInputs, parseShard, shardOf, sniffImageFormat, type ExpandedInput
 export { ResultWriter, csvHeader, formatRow, resultFormatOf, type ResultFormat, type ResultRow, type ResumeState } from './results.js';
 export { scoreFiles, type ScoreFilesOptions, type ScoreFilesProgress, type ScoreFilesSummary } from './files.js';
 export { createServer, type ImageScorer, type ScoreServer, type ServeOptions, type ServerMetrics } from './server.js';
+export { PooledScorer, defaultPoolSize, type PooledScorerOptions } from './pooled_scorer.js';
+export { ModelPool, type ModelPoolOptions } from './model_pool.js';
 export { buildGallery, type GalleryOptions, type GallerySummary, type GalleryPair } from './gallery/build.js';
 export { createGalleryHandler, type GalleryHandler, type GalleryHandlerOptions } from './gallery/handler.js';
 export { readScoreFile, ScoreFileError, type ScoreFile, type ScoreRecord } from './gallery/read_scores.js';

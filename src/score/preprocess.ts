@@ -137,7 +137,27 @@ export async function preprocess(
   out: Float32Array = new Float32Array(3 * p.size * p.size),
   offset = 0,
 ): Promise<Float32Array> {
-  const img = await open(input, options);
+  try {
+    return await preprocessOpened(await open(input, options), p, out, offset);
+  } catch (e) {
+    throw sameTextForTruncation(e);
+  }
+}
+
+/** The detail every truncated image gets, whichever path (file, request body, batch item) it came by. */
+export const TRUNCATED_DETAIL = 'the image data ends before the image does (truncated file or upload)';
+
+/**
+ * libvips keeps one error buffer per thread, so sharp's text for the same
+ * truncated file varies with the decodes running beside it ("premature end of
+ * JPEG image" alone, "Warning treated as error due to failOn setting" under
+ * load). A truncation is therefore named in fixed words.
+ */
+function sameTextForTruncation(e: unknown): unknown {
+  return e instanceof ImageFileError && e.kind === 'truncated' ? new ImageFileError(e.file, 'truncated', TRUNCATED_DETAIL) : e;
+}
+
+async function preprocessOpened(img: OpenedImage, p: OnnxPreprocessing, out: Float32Array, offset: number): Promise<Float32Array> {
   const spec = evalViewOf(p);
   // The centre geometry draws nothing random (only the flip draw, at probability 0).
   const params = sampleViewParams(spec, img.width, img.height, new Rng(0));

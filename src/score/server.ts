@@ -2,31 +2,48 @@
 //
 //   POST /score           body: the bytes of one image file → 200 { mean, std, distribution }
 //   POST /score/batch     body: JSON { "images": ["<base64>", …] } → 200 { "results": [ {mean, std, distribution} | {error} … ] }
-//   GET  /health          200 { status: "ok", model, queue } (503 with status "draining" during shutdown)
-//   GET  /metrics         JSON counters and latency quantiles; Prometheus text with ?format=prometheus
+//   GET  /health          liveness: 200 { status: "ok" } while the process runs (draining: true during shutdown)
+//   GET  /ready           readiness: 200 { ready: true } or 503 { ready: false, reason: loading | model-unavailable | queue-full | shutting-down }
+//   GET  /metrics         Prometheus text (real histograms); JSON with ?format=json or Accept: application/json
+//   GET  /…               the gallery's files, when mounted (ServeOptions.gallery; `cskd serve --gallery`)
 //
 // Errors are JSON { error: { kind, message } }:
-//   400 bad-request     malformed batch JSON, empty batch, too many items
-//   404/405             unknown path / method
-//   408                 the body did not arrive within the request timeout (node's requestTimeout)
+//   400 bad-request     malformed batch JSON, empty batch, an item not a string, too many items
+//   404 not-found       unknown path
+//   405 method-not-allowed  a known path with another method (with Allow)
 //   413 body-too-large  Content-Length (or the bytes received) over the limit
 //   422 <image kind>    not-an-image, truncated, zero-byte, too-large (pixels), unreadable
 //   503 queue-full      more images admitted than maxQueue (Retry-After: 1)
-//   503 timeout         not answered within requestTimeoutMs (the work finishes, the answer is dropped)
+//   503 not-ready       the model is not loaded (yet, or no model process is alive) (Retry-After: 1)
+//   503 timeout         not answered within requestTimeoutMs
 //   503 shutting-down   after close() began
 //
-// Admission happens before the body is read: a request takes a queue slot
-// per image (1, or the batch's item count once parsed) and gives it back when
-// its work has finished, so the queue bounds decoded images held in memory
-// and work the model still owes, whether or not a client is still waiting.
+// Admission happens before the body is read: a request takes a Slot of the
+// queue (request_slot.ts), one image or the batch's item count once parsed,
+// and gives it back exactly once when it ends. A body still arriving at the
+// timeout, or whose client goes away, is abandoned at once (its slot freed);
+// an image already handed to the model keeps its slot until the model is done
+// with it, so the queue bounds decoded images held and work the model owes.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ImageFileError } from '../data/errors.js';
+import { createGalleryHandler, type GalleryHandler } from './gallery/handler.js';
+import { AdmissionQueue, type Slot } from './request_slot.js';
 import type { Score, Scorer } from './scorer.js';
+import { ServiceMetrics, type Route, type ServerMetrics } from './service_metrics.js';
 
-/** What the server needs from a scorer (a Scorer, or a stand-in in tests). */
-export type ImageScorer = Pick<Scorer, 'score' | 'bins' | 'preprocessing' | 'modelPath' | 'stats' | 'maxBatch'>;
+export type { ServerMetrics } from './service_metrics.js';
+
+/** What the server needs from a scorer: a Scorer (model in this thread), a PooledScorer (model processes), or a stand-in in tests. */
+export type ImageScorer = Pick<Scorer, 'score' | 'bins' | 'preprocessing' | 'stats' | 'maxBatch'> & {
+  /** Whether it can score now, or why not (default: always ready). */
+  readiness?: () => 'ready' | 'loading' | 'model-unavailable';
+  /** Set by the server to observe each image's queue wait (seconds). */
+  onQueueWait?: ((seconds: number) => void) | null;
+  /** The model processes, when scoring runs in a pool. */
+  pool?: { processes: number; threads: number; restarts: number };
+};
 
 export interface ServeOptions {
   /** Largest body of POST /score (bytes, default 20 MiB). */
@@ -41,23 +58,10 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** How long close() waits for accepted requests before dropping connections (ms, default 30 000). */
   shutdownTimeoutMs?: number;
-  /** Latency samples kept for the quantiles (default 4096, the most recent). */
+  /** Latency samples kept for the JSON quantiles (default 4096, the most recent). */
   latencyWindow?: number;
-}
-
-export interface ServerMetrics {
-  uptimeSeconds: number;
-  requests: Record<string, number>;
-  /** Responses by HTTP status. */
-  responses: Record<string, number>;
-  imagesScored: number;
-  imageErrors: Record<string, number>;
-  rejectedQueueFull: number;
-  timeouts: number;
-  queue: { depth: number; capacity: number };
-  /** Of successful score requests (single and batch), ms from arrival to response. */
-  latencyMs: { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null };
-  model: { batches: number; images: number; meanBatch: number | null; busySeconds: number };
+  /** Serve a gallery built by `cskd gallery` at / (its page posts dropped images to POST /score). */
+  gallery?: { dir: string; imagesRoot?: string | null };
 }
 
 export interface ScoreServer {
@@ -67,6 +71,8 @@ export interface ScoreServer {
   /** Stops accepting, finishes accepted requests, then closes every connection. */
   close(): Promise<void>;
   metrics(): ServerMetrics;
+  /** Images admitted and not finished, and slots given back so far. */
+  queue(): { depth: number; capacity: number; releases: number };
 }
 
 class HttpError extends Error {
@@ -74,6 +80,7 @@ class HttpError extends Error {
     readonly status: number,
     readonly kind: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -81,11 +88,14 @@ class HttpError extends Error {
 
 const MiB = 1 << 20;
 
-function quantile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  // Nearest rank.
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
+/** Methods each known path takes (the Allow header of a 405). */
+const ALLOW: Record<string, string> = {
+  '/score': 'POST',
+  '/score/batch': 'POST',
+  '/health': 'GET, HEAD',
+  '/ready': 'GET, HEAD',
+  '/metrics': 'GET, HEAD',
+};
 
 function positive(name: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
@@ -93,29 +103,40 @@ function positive(name: string, v: number | undefined, fallback: number): number
   return v;
 }
 
-/** Reads a body of at most `limit` bytes; a 413 HttpError past it. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function routeOf(pathname: string): Route {
+  return pathname in ALLOW ? (pathname as Route) : 'other';
+}
+
+/** Reads a body of at most `limit` bytes; a 413 HttpError past it, the signal's reason when it aborts. */
+function readBody(req: IncomingMessage, limit: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let done = false;
+    const finish = (f: () => void): void => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      chunks.length = 0;
+      f();
+    };
+    const onAbort = (): void => finish(() => reject(signal.reason as Error));
+    signal.addEventListener('abort', onAbort);
     req.on('data', (c: Buffer) => {
-      if (over) return;
+      if (done) return;
       size += c.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        reject(new HttpError(413, 'body-too-large', `body over the limit of ${limit} bytes`));
-        return;
-      }
+      if (size > limit) return finish(() => reject(new HttpError(413, 'body-too-large', `body over the limit of ${limit} bytes`)));
       chunks.push(c);
     });
     req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks, size));
+      if (done) return;
+      const body = Buffer.concat(chunks, size);
+      finish(() => resolve(body));
     });
-    req.on('error', reject);
+    req.on('error', (e) => finish(() => reject(e)));
     req.on('close', () => {
-      if (!req.complete) reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body'));
+      if (!req.complete) finish(() => reject(new HttpError(400, 'aborted', 'the client closed the connection before sending the whole body')));
     });
   });
 }
@@ -124,218 +145,207 @@ function scoreJson(s: Score): { mean: number; std: number; distribution: number[
   return { mean: s.mean, std: s.std, distribution: s.distribution };
 }
 
+function imageErrorJson(e: ImageFileError): { error: { kind: string; message: string } } {
+  return { error: { kind: e.kind, message: e.message } };
+}
+
+/** Whether the request carries a body (one the server may answer before reading). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
 export function createServer(scorer: ImageScorer, options: ServeOptions = {}): ScoreServer {
   const maxBody = positive('maxBodyBytes', options.maxBodyBytes, 20 * MiB);
   const maxBatchBody = positive('maxBatchBodyBytes', options.maxBatchBodyBytes, 64 * MiB);
   const maxBatchItems = positive('maxBatchItems', options.maxBatchItems, 64);
-  const maxQueue = positive('maxQueue', options.maxQueue, 64);
   const timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 30_000);
   const shutdownMs = positive('shutdownTimeoutMs', options.shutdownTimeoutMs, 30_000);
-  const latencyWindow = positive('latencyWindow', options.latencyWindow, 4096);
-  const started = performance.now();
+  const queue = new AdmissionQueue(positive('maxQueue', options.maxQueue, 64));
+  const gallery: GalleryHandler | null = options.gallery ? createGalleryHandler({ galleryDir: options.gallery.dir, imagesRoot: options.gallery.imagesRoot ?? null, prefix: '/' }) : null;
 
-  let queued = 0;
-  let active = 0;
   let draining = false;
-  let drained: (() => void) | null = null;
-  const counters = {
-    requests: {} as Record<string, number>,
-    responses: {} as Record<string, number>,
-    imagesScored: 0,
-    imageErrors: {} as Record<string, number>,
-    rejectedQueueFull: 0,
-    timeouts: 0,
-  };
-  const latencies: number[] = [];
-  let latencyNext = 0;
-  const bump = (rec: Record<string, number>, key: string, by = 1): void => {
-    rec[key] = (rec[key] ?? 0) + by;
-  };
-  const recordLatency = (ms: number): void => {
-    if (latencies.length < latencyWindow) latencies.push(ms);
-    else latencies[latencyNext] = ms;
-    latencyNext = (latencyNext + 1) % latencyWindow;
-  };
+  const readiness = (): 'ready' | 'loading' | 'model-unavailable' => scorer.readiness?.() ?? 'ready';
+  const isReady = (): boolean => readiness() === 'ready';
+  const metrics = new ServiceMetrics(
+    {
+      queueDepth: () => queue.depth,
+      queueCapacity: queue.capacity,
+      ready: () => !draining && isReady() && !queue.full,
+      model: () => scorer.stats,
+      ...(scorer.pool ? { pool: () => scorer.pool! } : {}),
+    },
+    positive('latencyWindow', options.latencyWindow, 4096),
+  );
+  scorer.onQueueWait = (s) => metrics.queueWait(s);
 
-  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    if (res.headersSent || res.writableEnded) return;
+  /** Requests being handled, each with the controller that abandons it. */
+  const active = new Set<AbortController>();
+  let drained: (() => void) | null = null;
+
+  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    bump(counters.responses, String(status));
     const h: Record<string, string | number> = {
-      'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json',
+      'content-type': typeof body === 'string' ? metrics.contentType : 'application/json',
       'content-length': Buffer.byteLength(text),
       ...headers,
     };
-    if (draining) h['connection'] = 'close';
+    // Answered before the body arrived (a refusal, 413, a timeout): close rather than read the rest.
+    // The socket ends after the answer; a client still sending is cut off a little later.
+    const unread = hasBody(req) && !req.complete;
+    if (draining || unread) h['connection'] = 'close';
     res.writeHead(status, h);
     res.end(text);
+    if (unread) res.once('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
   }
 
-  function sendError(res: ServerResponse, e: unknown): void {
+  function sendError(req: IncomingMessage, res: ServerResponse, e: unknown): void {
     if (e instanceof HttpError) {
-      const headers: Record<string, string> = e.status === 503 && e.kind === 'queue-full' ? { 'retry-after': '1' } : {};
-      // A body we will not read: close the connection after answering rather than reading it to the end.
-      if (e.status === 413) headers['connection'] = 'close';
-      send(res, e.status, { error: { kind: e.kind, message: e.message } }, headers);
+      send(req, res, e.status, { error: { kind: e.kind, message: e.message } }, e.headers);
     } else if (e instanceof ImageFileError) {
-      bump(counters.imageErrors, e.kind);
-      send(res, 422, { error: { kind: e.kind, message: `${e.file}: ${e.detail}` } });
+      metrics.imageError(e.kind);
+      send(req, res, 422, imageErrorJson(e));
     } else {
-      send(res, 500, { error: { kind: 'internal', message: (e as Error).message } });
+      send(req, res, 500, { error: { kind: 'internal', message: (e as Error).message } });
     }
   }
 
-  function admit(n: number): void {
-    if (queued + n > maxQueue) {
-      counters.rejectedQueueFull++;
-      throw new HttpError(503, 'queue-full', `queue full (${queued} of ${maxQueue} images in progress); retry later`);
-    }
-    queued += n;
+  function refuse(reason: 'queue-full' | 'not-ready' | 'shutting-down', message: string): HttpError {
+    metrics.rejected(reason);
+    return new HttpError(503, reason, message, reason === 'shutting-down' ? {} : { 'retry-after': '1' });
   }
 
-  async function scoreOne(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Refusals that need nothing read: shutting down, no model, no room for `n` images. */
+  function admit(n: number): Slot {
+    if (draining) throw refuse('shutting-down', 'the server is shutting down');
+    if (!isReady()) throw refuse('not-ready', 'the model is not loaded yet (or no model process is running); retry later');
+    const slot = queue.tryAcquire(n);
+    if (!slot) throw refuse('queue-full', `queue full (${queue.depth} of ${queue.capacity} images in progress); retry later`);
+    return slot;
+  }
+
+  async function scoreOne(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const length = Number(req.headers['content-length'] ?? NaN);
     if (length > maxBody) throw new HttpError(413, 'body-too-large', `body of ${length} bytes over the limit of ${maxBody}`);
-    admit(1);
+    const slot = admit(1);
     try {
-      const body = await readBody(req, maxBody);
+      const body = await readBody(req, maxBody, signal);
       const score = await scorer.score(body, 'request body');
-      counters.imagesScored++;
-      send(res, 200, scoreJson(score));
+      metrics.scored();
+      send(req, res, 200, scoreJson(score));
     } finally {
-      queued -= 1;
+      slot.release();
     }
   }
 
-  async function scoreBatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function scoreBatch(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const length = Number(req.headers['content-length'] ?? NaN);
     if (length > maxBatchBody) throw new HttpError(413, 'body-too-large', `body of ${length} bytes over the limit of ${maxBatchBody}`);
-    // One slot while the body arrives; the rest once the item count is known.
-    admit(1);
-    let held = 1;
+    // One image's slot while the body arrives; the rest once the item count is known.
+    const slot = admit(1);
     try {
-      const body = await readBody(req, maxBatchBody);
+      const body = await readBody(req, maxBatchBody, signal);
       let images: unknown;
       try {
-        images = (JSON.parse(body.toString('utf8')) as { images?: unknown }).images;
-      } catch {
-        throw new HttpError(400, 'bad-request', 'body must be JSON {"images": ["<base64>", ...]}');
+        images = (JSON.parse(body.toString('utf8')) as { images?: unknown } | null)?.images;
+      } catch (e) {
+        throw new HttpError(400, 'bad-request', `body is not JSON (${(e as Error).message}); expected {"images": ["<base64>", ...]}`);
       }
-      if (!Array.isArray(images) || images.length === 0 || !images.every((s) => typeof s === 'string')) {
-        throw new HttpError(400, 'bad-request', 'body must be JSON {"images": ["<base64>", ...]} with at least one image');
+      if (!Array.isArray(images)) throw new HttpError(400, 'bad-request', 'body must be JSON {"images": ["<base64>", ...]}: no "images" array');
+      if (images.length === 0) throw new HttpError(400, 'bad-request', '"images" is empty; send at least one base64 image');
+      const bad = images.findIndex((s) => typeof s !== 'string');
+      if (bad >= 0) {
+        const v: unknown = images[bad];
+        throw new HttpError(400, 'bad-request', `images[${bad}] is ${v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`}; each item must be a base64 string of an image file`);
       }
       if (images.length > maxBatchItems) throw new HttpError(400, 'bad-request', `${images.length} images, the limit is ${maxBatchItems} per request`);
-      admit(images.length - 1);
-      held = images.length;
+      if (!slot.resize(images.length)) throw refuse('queue-full', `queue full: ${images.length} images do not fit (${queue.depth} of ${queue.capacity} in progress); retry later`);
       const results = await Promise.all(
         (images as string[]).map((b64, i) =>
           scorer.score(Buffer.from(b64, 'base64'), `images[${i}]`).then(
             (s) => {
-              counters.imagesScored++;
+              metrics.scored();
               return scoreJson(s);
             },
             (e: unknown) => {
               if (!(e instanceof ImageFileError)) throw e;
-              bump(counters.imageErrors, e.kind);
-              return { error: { kind: e.kind, message: `${e.file}: ${e.detail}` } };
+              metrics.imageError(e.kind);
+              return imageErrorJson(e);
             },
           ),
         ),
       );
-      send(res, 200, { results });
+      send(req, res, 200, { results });
     } finally {
-      queued -= held;
+      slot.release();
     }
   }
 
-  function health(res: ServerResponse): void {
-    const body = {
-      status: draining ? 'draining' : 'ok',
-      model: { path: scorer.modelPath, size: scorer.preprocessing.size, bins: scorer.bins, maxBatch: scorer.maxBatch },
-      queue: { depth: queued, capacity: maxQueue },
-    };
-    send(res, draining ? 503 : 200, body);
+  function health(req: IncomingMessage, res: ServerResponse): void {
+    // Liveness only: answering at all is the signal. Nothing here depends on the model or the queue.
+    send(req, res, 200, draining ? { status: 'ok', draining: true } : { status: 'ok' });
   }
 
-  function metrics(): ServerMetrics {
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const s = scorer.stats;
-    return {
-      uptimeSeconds: (performance.now() - started) / 1e3,
-      requests: { ...counters.requests },
-      responses: { ...counters.responses },
-      imagesScored: counters.imagesScored,
-      imageErrors: { ...counters.imageErrors },
-      rejectedQueueFull: counters.rejectedQueueFull,
-      timeouts: counters.timeouts,
-      queue: { depth: queued, capacity: maxQueue },
-      latencyMs: { count: sorted.length, p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? null },
-      model: { batches: s.batches, images: s.images, meanBatch: s.batches > 0 ? s.images / s.batches : null, busySeconds: s.modelMs / 1e3 },
-    };
+  function ready(req: IncomingMessage, res: ServerResponse): void {
+    const q = { depth: queue.depth, capacity: queue.capacity };
+    const r = readiness();
+    const reason = draining ? 'shutting-down' : r !== 'ready' ? r : queue.full ? 'queue-full' : null;
+    if (reason) send(req, res, 503, { ready: false, reason, queue: q });
+    else send(req, res, 200, { ready: true, queue: q });
   }
 
-  function prometheus(m: ServerMetrics): string {
-    const lines: string[] = [];
-    const metric = (name: string, type: string, help: string, samples: [string, number | null][]): void => {
-      lines.push(`# HELP cskd_${name} ${help}`, `# TYPE cskd_${name} ${type}`);
-      for (const [labels, v] of samples) if (v !== null) lines.push(`cskd_${name}${labels} ${v}`);
-    };
-    metric('requests_total', 'counter', 'Requests by route.', Object.entries(m.requests).map(([k, v]) => [`{route="${k}"}`, v]));
-    metric('responses_total', 'counter', 'Responses by HTTP status.', Object.entries(m.responses).map(([k, v]) => [`{status="${k}"}`, v]));
-    metric('images_scored_total', 'counter', 'Images scored.', [['', m.imagesScored]]);
-    metric('image_errors_total', 'counter', 'Bad images by kind.', Object.entries(m.imageErrors).map(([k, v]) => [`{kind="${k}"}`, v]));
-    metric('rejected_total', 'counter', 'Requests refused because the queue was full.', [['', m.rejectedQueueFull]]);
-    metric('timeouts_total', 'counter', 'Requests not answered in time.', [['', m.timeouts]]);
-    metric('queue_depth', 'gauge', 'Images admitted and not finished.', [['', m.queue.depth]]);
-    metric('latency_ms', 'summary', 'Latency of successful score requests (recent window).', [
-      ['{quantile="0.5"}', m.latencyMs.p50],
-      ['{quantile="0.9"}', m.latencyMs.p90],
-      ['{quantile="0.99"}', m.latencyMs.p99],
-    ]);
-    metric('model_batches_total', 'counter', 'Model calls.', [['', m.model.batches]]);
-    metric('model_busy_seconds_total', 'counter', 'Time inside model calls.', [['', m.model.busySeconds]]);
-    return `${lines.join('\n')}\n`;
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, ctl: AbortController): Promise<void> {
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = `${req.method} ${url.pathname}`;
-    bump(counters.requests, route);
+    let route = routeOf(url.pathname);
+    metrics.request(route);
+    res.once('finish', () => metrics.finished(route, res.statusCode, (performance.now() - t0) / 1e3));
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      metrics.aborted(route);
+      ctl.abort(new HttpError(499, 'aborted', 'the client closed the connection'));
+    });
     const timer = setTimeout(() => {
-      counters.timeouts++;
-      send(res, 503, { error: { kind: 'timeout', message: `not answered within ${timeoutMs} ms` } });
+      metrics.timeout();
+      const e = new HttpError(503, 'timeout', `not answered within ${timeoutMs} ms`);
+      // A body still arriving is abandoned now; an image with the model keeps its slot until the model is done.
+      ctl.abort(e);
+      sendError(req, res, e);
     }, timeoutMs);
     try {
-      if (url.pathname === '/health' && req.method === 'GET') return health(res);
-      if (url.pathname === '/metrics' && req.method === 'GET') {
-        const m = metrics();
-        const wantsText = url.searchParams.get('format') === 'prometheus' || (req.headers.accept ?? '').startsWith('text/plain');
-        return send(res, 200, wantsText ? prometheus(m) : m);
+      if (gallery && route === 'other' && (await gallery(req, res))) {
+        route = 'gallery';
+        return;
       }
-      const isScore = url.pathname === '/score' || url.pathname === '/score/batch';
-      if (!isScore) throw new HttpError(404, 'not-found', `no route ${url.pathname} (POST /score, POST /score/batch, GET /health, GET /metrics)`);
-      if (req.method !== 'POST') throw new HttpError(405, 'method-not-allowed', `${url.pathname} takes POST`);
-      if (draining) throw new HttpError(503, 'shutting-down', 'the server is shutting down');
-      if (url.pathname === '/score') await scoreOne(req, res);
-      else await scoreBatch(req, res);
-      if (res.statusCode === 200) recordLatency(performance.now() - t0);
+      const allow = ALLOW[url.pathname];
+      if (!allow) throw new HttpError(404, 'not-found', `no route ${url.pathname} (POST /score, POST /score/batch, GET /health, GET /ready, GET /metrics)`);
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      if (!allow.split(', ').includes(method ?? '')) throw new HttpError(405, 'method-not-allowed', `${url.pathname} takes ${allow}, not ${req.method}`, { allow });
+      if (url.pathname === '/health') return health(req, res);
+      if (url.pathname === '/ready') return ready(req, res);
+      if (url.pathname === '/metrics') {
+        const wantsJson = url.searchParams.get('format') === 'json' || (url.searchParams.get('format') !== 'prometheus' && (req.headers.accept ?? '').includes('application/json'));
+        return send(req, res, 200, wantsJson ? metrics.json() : await metrics.prometheus());
+      }
+      if (url.pathname === '/score') await scoreOne(req, res, ctl.signal);
+      else await scoreBatch(req, res, ctl.signal);
     } catch (e) {
-      sendError(res, e);
+      sendError(req, res, e);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  const server = createHttpServer((req, res) => {
-    active++;
-    handle(req, res).finally(() => {
-      active--;
-      if (active === 0 && drained) drained();
+  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+    const ctl = new AbortController();
+    active.add(ctl);
+    void handle(req, res, ctl).finally(() => {
+      active.delete(ctl);
+      if (active.size === 0 && drained) drained();
     });
   });
-  // node's own limit on receiving a request (answers 408).
-  server.requestTimeout = timeoutMs;
+  // node's own limits, behind the handler's timer: a request that has not arrived by then is cut (408).
+  server.requestTimeout = timeoutMs + 1000;
   server.headersTimeout = Math.min(timeoutMs, 60_000);
 
   let closing: Promise<void> | null = null;
@@ -355,18 +365,21 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
         draining = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        if (active > 0) {
+        if (active.size > 0) {
           const finished = new Promise<void>((resolve) => (drained = resolve));
           let timer: NodeJS.Timeout | undefined;
           const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, shutdownMs)));
           await Promise.race([finished, timedOut]);
           clearTimeout(timer);
         }
+        // Past the shutdown timeout: bodies still arriving are abandoned (their slots freed) before the connections go.
+        for (const ctl of active) ctl.abort(new HttpError(503, 'shutting-down', 'the server is shutting down'));
         server.closeAllConnections();
         await stopped;
       })();
       return closing;
     },
-    metrics,
+    metrics: () => metrics.json(),
+    queue: () => ({ depth: queue.depth, capacity: queue.capacity, releases: queue.releases }),
   };
 }
