@@ -1,19 +1,24 @@
 // Phase 1, feature alignment: an encoder + projector learns to match the
 // frozen CLIP embeddings stored for the unlabeled pool,
-//   L_fa = mean_i (1 − cos(proj(enc(x_i)), clip(x_i)))   (or MSE / smooth-L1),
-// on the same view the embeddings were computed on.
+//   L_fa = mean_i (1 − cos(proj(enc(x_i)), t(clip(x_i))))   (or MSE / smooth-L1),
+// on the same crop the embeddings were computed on; t is the identity, centring
+// or standardisation (align_targets.ts). After each epoch the model is judged on
+// a held-out slice of the pool (held_out.ts) against the raw embeddings, next to
+// the mean-direction predictor; the best epoch's weights are what phase 2 reads.
 import type { FeatureLookup } from '../clip/feature_store.js';
-import { ImageLoader, type LoaderItem } from '../data/loader.js';
+import { type ImageCache, ImageLoader, type LoaderItem } from '../data/loader.js';
 import { type ViewSpec, evalView } from '../data/transforms.js';
+import type { PhaseName, RunDir } from '../run/run_dir.js';
 import { Model } from '../model/model.js';
 import type { ForwardContext } from '../nn/module.js';
 import type { VitConfig } from '../nn/vit.js';
 import { type AlignKind, alignLoss } from '../ops/losses.js';
-import type { Arena } from '../tensor/arena.js';
+import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
 import { type PhaseResult, runPhase } from './loop.js';
 import { type CommonOptions, asBatch, phaseBase, recordBadFiles } from './phase_setup.js';
+import { type AlignTargets, type TargetStats, cosineDistance, meanDirectionLoss, targetStats, toRaw, toTarget } from './align_targets.js';
 
 /**
  * One step's arithmetic: forward, alignment loss to `clip` [B, D], backward.
@@ -32,12 +37,77 @@ export function alignStep(model: Model, images: Tensor, clip: Tensor, arena: Are
   }
 }
 
-/** The same geometry as the store's view (centre crop), at the encoder's input size. */
-function alignmentView(features: FeatureLookup, size: number): ViewSpec {
+/**
+ * The same geometry as the store's view (centre crop), at the encoder's input
+ * size, normalised as everywhere else the encoder is used (phase 2, evaluation,
+ * the exported model): the frozen encoder's own normalisation (the stand-in's
+ * is RGB/255) is its business, and an encoder aligned on one input scale and
+ * fine-tuned on another starts phase 2 off its aligned features.
+ */
+export function alignmentView(features: FeatureLookup, size: number): ViewSpec {
   if (features.view.geometry.kind !== 'center') {
     throw new RangeError(`alignEncoder: the feature store's view is '${features.view.geometry.kind}'; phase 1 needs a centre-crop store`);
   }
-  return { ...evalView(size, features.view.normalization), flipProbability: features.view.flipProbability };
+  return { ...evalView(size), flipProbability: features.view.flipProbability };
+}
+
+/** One epoch's figures on the held-out slice (1 − cos against the raw embeddings). */
+export interface AlignEval {
+  loss: number;
+  baseline: number;
+  /** 1 − loss / baseline. */
+  explained: number;
+}
+
+/**
+ * Mean 1 − cos between the model's predictions (mapped back to the raw space)
+ * and the raw embeddings of `items`, in eval mode, in a fixed order.
+ */
+export async function heldOutLoss(model: Model, items: readonly LoaderItem[], raw: readonly Float32Array[], stats: TargetStats, view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }): Promise<{ loss: number; count: number }> {
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: 0, shuffle: false, cache: o.cache ?? null });
+  const arena = new Arena('align-eval', 1 << 20, model.params.device);
+  const D = stats.dim;
+  const pred = new Float64Array(D);
+  let sum = 0;
+  let count = 0;
+  for await (const b of loader.epoch(0)) {
+    const z = model.forward(onDevice(arena, asBatch(b).images), { arena, training: false });
+    const host = z.device === 'cpu' ? z.data : z.copyToHost();
+    b.items.forEach((i, r) => {
+      sum += cosineDistance(toRaw(stats, host.subarray(r * D, (r + 1) * D), pred), raw[i] as Float32Array);
+      count++;
+    });
+    arena.reset();
+  }
+  return { loss: count > 0 ? sum / count : NaN, count };
+}
+
+/** `t` in the arena's place (a copy there when it is elsewhere). */
+function onDevice(arena: Arena, t: Tensor): Tensor {
+  if (t.device === arena.device) return t;
+  const c = arena.alloc(t.shape);
+  c.copyFrom(t);
+  return c;
+}
+
+/**
+ * The metrics.jsonl contract for tools: one `align-eval` line per epoch, with
+ * `selected` true on the epoch whose weights phase 2 reads. Written when the
+ * phase ends (only then is the selected epoch known), from the epoch events
+ * of the log, so epochs from before a resume are included. A rerun of a
+ * finished phase writes nothing again; a phase extended by more epochs writes
+ * its block again, and the last block in the log is the one that holds.
+ */
+export function logAlignEvals(runDir: RunDir, phase: PhaseName, heldOut: number, selected: number | null): void {
+  const events = runDir.events();
+  const byEpoch = new Map<number, AlignEval>();
+  for (const e of events) if (e['event'] === 'epoch' && e['phase'] === phase && e['metrics']) byEpoch.set(e['epoch'] as number, e['metrics'] as AlignEval);
+  const written = new Map<number, boolean>();
+  for (const e of events) if (e['event'] === 'align-eval' && e['phase'] === phase) written.set(e['epoch'] as number, e['selected'] === true);
+  if (written.size === byEpoch.size && [...byEpoch.keys()].every((ep) => written.get(ep) === (ep === selected))) return;
+  for (const [epoch, m] of [...byEpoch.entries()].sort((a, b) => a[0] - b[0])) {
+    runDir.log({ event: 'align-eval', phase, epoch, loss: m.loss, baseline: m.baseline, heldOut, selected: epoch === selected });
+  }
 }
 
 export interface AlignOptions extends CommonOptions {
@@ -48,32 +118,82 @@ export interface AlignOptions extends CommonOptions {
   loss?: AlignKind;
   /** Projector hidden width (default: the CLIP width). */
   projectorHidden?: number;
+  /** What the loss compares to (default 'raw'). */
+  targets?: AlignTargets;
+  /** Images judged after each epoch (none: no held-out figures, the last epoch is handed on). */
+  heldOut?: readonly string[];
+  /** Stop after this many epochs without a better held-out loss (null or absent: run every epoch). */
+  patience?: number | null;
 }
 
-/** Phase 1. Returns the aligned model (encoder + projector) and the phase summary. */
-export async function alignEncoder(o: AlignOptions): Promise<{ model: Model; result: PhaseResult; missing: number }> {
+export interface AlignResult {
+  model: Model;
+  result: PhaseResult;
+  /** Images without a stored embedding (training and held-out). */
+  missing: number;
+  /** Held-out images judged, and the mean-direction loss on them. */
+  heldOut: number;
+  baseline: number;
+  /** The epoch whose weights were handed on (null without a held-out slice). */
+  selectedEpoch: number | null;
+}
+
+/** The model phase 1 starts from: encoder + projector, initialised from `seed` (on the host). */
+export function alignModel(o: Pick<AlignOptions, 'encoder' | 'features' | 'projectorHidden' | 'seed'>): Model {
   const model = new Model({ encoder: o.encoder, head: { kind: 'projector', outDim: o.features.dim, ...(o.projectorHidden ? { hidden: o.projectorHidden } : {}) } });
-  model.init(new Rng(o.seed));
-  const items: LoaderItem[] = [];
+  return model.init(new Rng(o.seed));
+}
+
+/** Phase 1. Returns the aligned model (encoder + projector; the best held-out epoch's weights) and the phase summary. */
+export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
+  const model = alignModel(o);
   let missing = 0;
-  for (const path of o.images) {
-    if (o.features.get(path)) items.push({ path });
-    else missing++;
-  }
-  if (items.length === 0) throw new Error(`${o.name}: none of the ${o.images.length} images has a stored CLIP embedding`);
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [alignmentView(o.features, o.encoder.imgSize)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
+  const embedded = (paths: readonly string[]) => {
+    const items: LoaderItem[] = [];
+    const raw: Float32Array[] = [];
+    for (const path of paths) {
+      const e = o.features.get(path);
+      if (e) {
+        items.push({ path });
+        raw.push(e);
+      } else missing++;
+    }
+    return { items, raw };
+  };
+  const train = embedded(o.images);
+  const held = embedded(o.heldOut ?? []);
+  const { items } = train;
+  if (items.length === 0) throw new Error(`${o.name}: none of the ${o.images.length} training images has a stored CLIP embedding`);
   const D = o.features.dim;
+  const stats = targetStats(o.targets ?? 'raw', train.raw, D);
+  const view = alignmentView(o.features, o.encoder.imgSize);
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: o.seed, dropLast: true, cache: o.cache ?? null });
+  const baseline = meanDirectionLoss(stats.mean, held.raw);
+  const validation =
+    held.items.length > 0
+      ? {
+          validate: async (): Promise<Record<string, number>> => {
+            const { loss } = await heldOutLoss(model, held.items, held.raw, stats, view, { batchSize: o.batchSize, cache: o.cache ?? null });
+            return { loss, baseline, explained: 1 - loss / baseline };
+          },
+          bestKey: 'explained',
+          ...(o.patience ? { stopBefore: (epoch: number, best: { epoch: number } | null) => best !== null && epoch - 1 - best.epoch >= (o.patience as number) } : {}),
+        }
+      : {};
   const result = await runPhase({
     ...phaseBase(o, model, items.length),
+    ...validation,
     async *batches(epoch) {
       for await (const b of loader.epoch(epoch)) {
         const clip = Tensor.zeros([b.size, D]);
-        b.items.forEach((i, r) => clip.data.set(o.features.get((items[i] as LoaderItem).path) as Float32Array, r * D));
+        b.items.forEach((i, r) => toTarget(stats, train.raw[i] as Float32Array, clip.data.subarray(r * D, (r + 1) * D)));
         yield { ...asBatch(b), clip };
       }
       recordBadFiles(o.runDir, loader);
     },
     step: (b, arena) => ({ align: alignStep(model, b.images, b.clip, arena, { loss: o.loss ?? 'cosine' }) }),
   });
-  return { model, result, missing };
+  const selectedEpoch = held.items.length > 0 ? (result.best?.epoch ?? null) : null;
+  if (held.items.length > 0) logAlignEvals(o.runDir, o.name, held.items.length, selectedEpoch);
+  return { model, result, missing, heldOut: held.items.length, baseline, selectedEpoch };
 }

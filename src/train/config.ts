@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import type { AlignKind } from '../ops/losses.js';
+import type { AlignTargets } from './align_targets.js';
 
 export interface PhaseConfig {
   epochs: number;
@@ -28,7 +29,22 @@ export interface TrainConfig {
   clip: { model: string; store: string | null; batchSize: number; threads: number };
   teacher: { model: string; imgSize: number | null };
   student: { model: string; imgSize: number | null };
-  align: PhaseConfig & { loss: AlignKind; skip: boolean; projectorHidden: number | null };
+  /**
+   * Phase 1. targets: what the loss compares to (align_targets.ts). heldOutFraction: the share of the pool
+   * held out by path hash (held_out.ts); heldOutPool: an unlabeled source's name to hold out instead.
+   * patience: early stopping after this many epochs without a better held-out loss (null: off).
+   * probe: ridge probes of the frozen, aligned and initial features on the labels after phase 1.
+   */
+  align: PhaseConfig & {
+    loss: AlignKind;
+    skip: boolean;
+    projectorHidden: number | null;
+    targets: AlignTargets;
+    heldOutFraction: number;
+    heldOutPool: string | null;
+    patience: number | null;
+    probe: boolean;
+  };
   finetune: PhaseConfig;
   distill: PhaseConfig & { lambda: number; temperature: number; confidenceWeighting: boolean; unlabeledBatchSize: number };
   /** clipFinetune: also fine-tune CLIP's own encoder on the labels (needs clip.model to be CLIP safetensors). */
@@ -55,7 +71,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   clip: { model: 'standin', store: null, batchSize: 16, threads: 0 },
   teacher: { model: 'vit-b16', imgSize: null },
   student: { model: 'vit-s16', imgSize: null },
-  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false, projectorHidden: null },
+  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false, projectorHidden: null, targets: 'raw', heldOutFraction: 0.1, heldOutPool: null, patience: null, probe: true },
   finetune: { ...phase(10, 1e-4, 32), layerDecay: 0.75 },
   distill: { ...phase(10, 1e-4, 32), layerDecay: 0.75, lambda: 1, temperature: 1, confidenceWeighting: false, unlabeledBatchSize: 32 },
   baselines: { noAlign: true, noUnlabeled: true, clipFinetune: false },
@@ -102,7 +118,17 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
   clip: { model: text, store: orNull(text), batchSize: positiveInt, threads: nonNegativeInt },
   teacher: { model: text, imgSize: orNull(positiveInt) },
   student: { model: text, imgSize: orNull(positiveInt) },
-  align: { ...phaseChecks, loss: oneOf('cosine', 'mse', 'smooth-l1'), skip: bool, projectorHidden: orNull(positiveInt) },
+  align: {
+    ...phaseChecks,
+    loss: oneOf('cosine', 'mse', 'smooth-l1'),
+    skip: bool,
+    projectorHidden: orNull(positiveInt),
+    targets: oneOf('raw', 'centred', 'standardised'),
+    heldOutFraction: (v) => (typeof v === 'number' && v >= 0 && v < 1 ? null : 'a number in [0, 1)'),
+    heldOutPool: orNull(text),
+    patience: orNull(positiveInt),
+    probe: bool,
+  },
   finetune: phaseChecks,
   distill: { ...phaseChecks, lambda: nonNegative, temperature: positive, confidenceWeighting: bool, unlabeledBatchSize: positiveInt },
   baselines: { noAlign: bool, noUnlabeled: bool, clipFinetune: bool },

@@ -57,6 +57,8 @@ export interface PhaseSpec<B extends PhaseBatch> {
   /** Validation after each epoch; metric values (larger is better for bestKey). */
   validate?(epoch: number): Promise<Record<string, number>>;
   bestKey?: string;
+  /** Early stopping: true ends the phase before `epoch`. A function of the position alone, so a resume stops where the run would have. */
+  stopBefore?(epoch: number, best: { epoch: number } | null): boolean;
   onEvent?(e: TrainEvent): void;
 }
 
@@ -122,6 +124,7 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
   const t0 = performance.now();
   for (let epoch = pos.epoch; epoch < s.epochs; epoch++) {
     const sums: Record<string, number> = {};
+    if (spec.stopBefore?.(epoch, pos.best)) break;
     let count = 0;
     let batchIndex = 0;
     for await (const batch of spec.batches(epoch)) {

@@ -19,7 +19,9 @@ import { exportOnnx } from '../onnx/export.js';
 import { saveModel } from '../model/io.js';
 import type { Model } from '../model/model.js';
 import { type PhaseName, RunDir } from '../run/run_dir.js';
-import { alignEncoder } from './align.js';
+import { alignEncoder, alignModel } from './align.js';
+import { type PoolSplit, splitPool } from './held_out.js';
+import { type ProbeRow, formatProbeTable, runProbes } from './probe_run.js';
 import type { TrainConfig, PhaseConfig } from './config.js';
 import { distill } from './distill.js';
 import type { FeatureProvider } from './features.js';
@@ -48,6 +50,8 @@ export interface TrainResult {
   rows: ResultRow[];
   student: Model;
   teacher: Model;
+  /** The transfer probe after phase 1 (empty when it did not run). */
+  probes: ProbeRow[];
 }
 
 function settings(p: PhaseConfig): PhaseSettings {
@@ -128,24 +132,69 @@ function common(ctx: RunContext, name: PhaseName, p: PhaseConfig, seedOffset: nu
   };
 }
 
-/** Phase 1 for both encoders (`cskd align`); saves models/aligned-{teacher,student}.safetensors. */
-export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; student: Model } | null> {
+/**
+ * Phase 1 for both encoders (`cskd align`); saves models/aligned-{teacher,student}.safetensors
+ * (each the best epoch on the held-out slice), then probes the frozen, aligned and initial features.
+ */
+export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; student: Model; probes: ProbeRow[] } | null> {
   if (ctx.config.align.skip || ctx.pool.length === 0) {
     ctx.log(ctx.config.align.skip ? 'align: skipped (align.skip)' : 'align: no unlabeled images, skipped');
     return null;
   }
-  const store = ctx.config.clip.store;
-  const features = await ctx.options.features(ctx.pool, ctx.config, ctx.runDir, {
-    dataPath: ctx.dataPath,
-    storeDir: store === null ? null : resolve(ctx.options.baseDir ?? process.cwd(), store),
-  });
   const a = ctx.config.align;
-  const extra = { images: ctx.pool, features, loss: a.loss, ...(a.projectorHidden ? { projectorHidden: a.projectorHidden } : {}) };
-  const teacher = (await alignEncoder({ ...common(ctx, 'align-teacher', a, 1), encoder: ctx.teacherEncoder, ...extra })).model;
-  const student = (await alignEncoder({ ...common(ctx, 'align-student', a, 2), encoder: ctx.studentEncoder, ...extra })).model;
-  saveModel(ctx.runDir.model('aligned-teacher'), teacher);
-  saveModel(ctx.runDir.model('aligned-student'), student);
-  return { teacher, student };
+  const split = alignmentSplit(ctx);
+  const where = { dataPath: ctx.dataPath, storeDir: ctx.config.clip.store === null ? null : resolve(ctx.options.baseDir ?? process.cwd(), ctx.config.clip.store) };
+  const features = await ctx.options.features(ctx.pool, ctx.config, ctx.runDir, where);
+  const extra = { images: split.train, heldOut: split.heldOut, features, loss: a.loss, targets: a.targets, patience: a.patience, ...(a.projectorHidden ? { projectorHidden: a.projectorHidden } : {}) };
+  const options = { teacher: { ...common(ctx, 'align-teacher', a, 1), encoder: ctx.teacherEncoder, ...extra }, student: { ...common(ctx, 'align-student', a, 2), encoder: ctx.studentEncoder, ...extra } };
+  const done: Record<'teacher' | 'student', Model> = {} as Record<'teacher' | 'student', Model>;
+  for (const who of ['teacher', 'student'] as const) {
+    const r = await alignEncoder(options[who]);
+    const best = r.result.best?.metrics;
+    if (r.selectedEpoch !== null && best) {
+      ctx.log(`align-${who}: held-out ${r.heldOut} images: 1 − cos ${fmt(best['loss'])} at epoch ${r.selectedEpoch + 1} (selected) against ${fmt(r.baseline)} for the mean direction: explains ${fmt(best['explained'])} of it`);
+    } else ctx.log(`align-${who}: no held-out images, the last epoch is handed on`);
+    done[who] = r.model;
+  }
+  saveModel(ctx.runDir.model('aligned-teacher'), done.teacher);
+  saveModel(ctx.runDir.model('aligned-student'), done.student);
+  let probes: ProbeRow[] = [];
+  const evals = [ctx.val, ctx.test].filter((s): s is LabeledSplit => s !== null);
+  if (a.probe && evals.length > 0) {
+    const labeled = [...new Set([ctx.train, ...evals].flatMap((s) => s.samples.map((x) => x.path)))];
+    const frozen = await ctx.options.features(labeled, ctx.config, ctx.runDir, where);
+    probes = await runProbes(
+      ctx.runDir,
+      [
+        ['frozen', { kind: 'lookup', lookup: frozen }],
+        ['aligned-teacher', { kind: 'model', model: done.teacher }],
+        ['aligned-student', { kind: 'model', model: done.student }],
+        ['init-teacher', { kind: 'model', model: alignModel(options.teacher) }],
+        ['init-student', { kind: 'model', model: alignModel(options.student) }],
+      ],
+      ctx.train,
+      evals,
+      { cache: ctx.cache, onSkip: (name, why) => ctx.log(`probe: '${name}' left out: ${why}`) },
+    );
+    ctx.log(`probe (ridge from pooled features to the mean score, fitted on '${ctx.train.name}'; SRCC [bootstrap 95% interval]):\n${formatProbeTable(probes)}`);
+  }
+  return { teacher: done.teacher, student: done.student, probes };
+}
+
+const fmt = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : '-');
+
+/** Phase 1's training and held-out images: a named source of the pool, or the hash slice (held_out.ts). */
+export function alignmentSplit(ctx: Pick<RunContext, 'config' | 'dataset' | 'pool' | 'log'>): PoolSplit {
+  const a = ctx.config.align;
+  let valSource: Set<string> | null = null;
+  if (a.heldOutPool !== null) {
+    const src = ctx.dataset.unlabeled.find((s) => s.name === a.heldOutPool);
+    if (!src) throw new Error(`align.heldOutPool: the dataset has no unlabeled source '${a.heldOutPool}' (it has: ${ctx.dataset.unlabeled.map((s) => s.name).join(', ') || 'none'})`);
+    valSource = new Set(src.files);
+  }
+  const split = splitPool(ctx.pool, { baseDir: ctx.dataset.baseDir, fraction: a.heldOutFraction, valSource });
+  ctx.log(`align: ${split.train.length} training and ${split.heldOut.length} held-out images (${valSource ? `source '${a.heldOutPool}'` : `${(100 * a.heldOutFraction).toFixed(0)}% by path hash`})`);
+  return split;
 }
 
 /** Phase 2a (`cskd finetune`): the teacher from an aligned encoder (or its init); saves models/teacher.safetensors. */
@@ -250,7 +299,7 @@ export async function train(config: TrainConfig, o: TrainOptions): Promise<Train
   await exportStudent(ctx, student);
   const rows = await scoreModels(ctx, models);
   await finishRun(ctx);
-  return { runDir: ctx.runDir, rows, student, teacher };
+  return { runDir: ctx.runDir, rows, student, teacher, probes: aligned?.probes ?? [] };
 }
 
 /** The directory a config file's relative paths are resolved against. */

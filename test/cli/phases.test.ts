@@ -49,7 +49,8 @@ describe('phase commands', () => {
     expect((JSON.parse(f.out) as { embedded: number }).embedded).toBe(unlabeled);
     expect((await capture(['align', cfg, '--run-dir', run])).code).toBe(0);
     const featureLog = readEvents(join(run, 'metrics.jsonl')).filter((e) => e['event'] === 'features').map((e) => String(e['message']));
-    expect(featureLog).toContain(`feature store ${store}: 0 embedded, ${unlabeled} already there, 0 failed in ${featureLog.at(-1)?.match(/in ([\d.]+) s$/)?.[1]} s`);
+    // The pool's store is reused as it is (the transfer probe then adds the labeled images to it).
+    expect(featureLog.some((l) => l.startsWith(`feature store ${store}: 0 embedded, ${unlabeled} already there, 0 failed in `))).toBe(true);
     const alignedT = join(run, 'models', 'aligned-teacher.safetensors');
     const alignedS = join(run, 'models', 'aligned-student.safetensors');
     expect(existsSync(alignedT) && existsSync(alignedS)).toBe(true);
