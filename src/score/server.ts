@@ -298,7 +298,7 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://localhost');
     let route = routeOf(url.pathname);
-    metrics.request(route);
+    metrics.request(route === 'other' && gallery ? 'gallery' : route);
     res.once('finish', () => metrics.finished(route, res.statusCode, (performance.now() - t0) / 1e3));
     res.once('close', () => {
       if (res.writableFinished) return;
@@ -313,9 +313,11 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
       sendError(req, res, e);
     }, timeoutMs);
     try {
-      if (gallery && route === 'other' && (await gallery(req, res))) {
+      if (gallery && route === 'other') {
+        // Labelled before the call: the response may finish before the handler's promise settles.
         route = 'gallery';
-        return;
+        if (await gallery(req, res)) return;
+        route = 'other';
       }
       const allow = ALLOW[url.pathname];
       if (!allow) throw new HttpError(404, 'not-found', `no route ${url.pathname} (POST /score, POST /score/batch, GET /health, GET /ready, GET /metrics)`);
