@@ -123,8 +123,8 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
   let waitMs = 0;
   const t0 = performance.now();
   for (let epoch = pos.epoch; epoch < s.epochs; epoch++) {
-    const sums: Record<string, number> = {};
     if (spec.stopBefore?.(epoch, pos.best)) break;
+    const sums: Record<string, number> = {};
     let count = 0;
     let batchIndex = 0;
     for await (const batch of spec.batches(epoch)) {
