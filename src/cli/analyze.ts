@@ -10,7 +10,8 @@ import {
   summarizeAttention,
   writeAttentionAnalysis,
 } from '../eval/attention_analysis.js';
-import { action, addJsonOption, collect, finiteNumber, positiveInt } from './options.js';
+import { parseDevice } from '../tensor/device_memory.js';
+import { action, addJsonOption, collect, deviceOption, finiteNumber, positiveInt } from './options.js';
 
 /** "label=path" → [label, path]; a plain path → [undefined, path]. */
 function named(spec: string): [string | undefined, string] {
@@ -25,6 +26,7 @@ interface AnalyzeOptions {
   out: string;
   patchPx?: number;
   batchSize: number;
+  device?: string;
   json?: boolean;
 }
 
@@ -46,14 +48,15 @@ export function registerAnalyze(program: Command): void {
     .option('-n <images>', 'images to average over', positiveInt, 64)
     .requiredOption('--out <dir>', 'where to write the figures and numbers')
     .option('--patch-px <px>', "pixels per patch step in the distance (default: each encoder's own patch size)", finiteNumber)
-    .option('--batch-size <n>', 'images per forward', positiveInt, 16);
+    .option('--batch-size <n>', 'images per forward', positiveInt, 16)
+    .addOption(deviceOption("where the forwards run: 'cpu' (default), 'cuda' or 'cuda:N'"));
   addJsonOption(cmd).action(
     action(async (opts: AnalyzeOptions) => {
       const chosen = encoders;
       encoders = [];
       if (chosen.length === 0) throw new Error('give at least one --model, --clip or --init');
       const images = await selectImages(opts.images, { count: opts.n });
-      const analysis = await analyzeAttention(chosen, images, { ...(opts.patchPx !== undefined ? { patchPx: opts.patchPx } : {}), batchSize: opts.batchSize });
+      const analysis = await analyzeAttention(chosen, images, { ...(opts.patchPx !== undefined ? { patchPx: opts.patchPx } : {}), batchSize: opts.batchSize, ...(opts.device ? { device: parseDevice(opts.device) } : {}) });
       const out = await writeAttentionAnalysis(analysis, opts.out);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ ...out, ...analysis }, null, 2)}\n`);

@@ -38,6 +38,17 @@ export function threadsOption(what = 'threads for the model (default: one per co
   return new Option('--threads <n>', what).argParser(positiveInt);
 }
 
+/** A device name as the config takes it ('cpu', 'cuda', 'cuda:N'). */
+export function deviceName(value: string): string {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new InvalidArgumentError("expected 'cpu', 'cuda' or 'cuda:N'");
+  return value;
+}
+
+/** --device for the commands that train or run the native engine. */
+export function deviceOption(what = "where to run: 'cpu', 'cuda' (device 0) or 'cuda:N'"): Option {
+  return new Option('--device <device>', what).argParser(deviceName);
+}
+
 /** The options every command has, set on the program (see main.ts). */
 export interface GlobalOptions {
   quiet?: boolean;

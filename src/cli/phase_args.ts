@@ -7,7 +7,7 @@ import { loadTrainConfig } from '../train/config.js';
 import { clipFeatures } from '../train/features.js';
 import { type RunContext, configBaseDir, prepareRun } from '../train/pipeline.js';
 import { printTrainEvents } from './train_output.js';
-import { globals } from './options.js';
+import { deviceOption, globals } from './options.js';
 
 /** The config argument and --run-dir, added to a phase command. */
 export function phaseCommand(program: Command, name: string, description: string): Command {
@@ -15,11 +15,13 @@ export function phaseCommand(program: Command, name: string, description: string
     .command(name)
     .description(description)
     .argument('<config>', 'training config, .json or .yaml (docs/training.md)')
-    .option('--run-dir <dir>', 'continue in this run directory (resumes from its last checkpoints); default: a new one under config.output');
+    .option('--run-dir <dir>', 'continue in this run directory (resumes from its last checkpoints); default: a new one under config.output')
+    .addOption(deviceOption("where to train: 'cpu', 'cuda' (device 0) or 'cuda:N' (default: the config's device)"));
 }
 
-export async function preparePhaseRun(configPath: string, opts: { runDir?: string }, cmd: Command): Promise<RunContext> {
+export async function preparePhaseRun(configPath: string, opts: { runDir?: string; device?: string }, cmd: Command): Promise<RunContext> {
   const config = loadTrainConfig(configPath);
+  if (opts.device) config.device = opts.device;
   return prepareRun(config, {
     baseDir: configBaseDir(configPath),
     features: clipFeatures,

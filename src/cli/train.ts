@@ -11,8 +11,9 @@ import { printTrainEvents } from './train_output.js';
 
 export function registerTrain(program: Command): void {
   addJsonOption(phaseCommand(program, 'train', 'every phase from one config: both alignments, the teacher, the student and the baselines, then scores on the test split')).action(
-    action(async (configPath: string, opts: { runDir?: string; json?: boolean }, cmd: Command) => {
+    action(async (configPath: string, opts: { runDir?: string; device?: string; json?: boolean }, cmd: Command) => {
       const config = loadTrainConfig(configPath);
+      if (opts.device) config.device = opts.device;
       const result = await train(config, {
         baseDir: configBaseDir(configPath),
         features: clipFeatures,

@@ -21,6 +21,7 @@ import { ParameterSet } from '../nn/parameters.js';
 import { vitConfig } from '../nn/registry.js';
 import { VisionTransformer } from '../nn/vit.js';
 import { Arena } from '../tensor/arena.js';
+import { type Device, parseDevice } from '../tensor/device_memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { loadModel } from '../model/io.js';
 import { Rng } from '../util/rng.js';
@@ -30,6 +31,8 @@ export interface AnalyzedEncoder {
   /** What the plots and the JSON call it (e.g. "student, after alignment"). */
   name: string;
   encoder: VisionTransformer;
+  /** The set holding the encoder's weights (needed to move it to a device). */
+  params?: ParameterSet;
   /** The pixel normalisation the encoder was trained with (default: CLIP's, what cskd trains with). */
   normalization?: Normalization;
 }
@@ -42,6 +45,8 @@ export interface AttentionAnalysisOptions {
   patchPx?: number;
   /** Images per forward (default 16). */
   batchSize?: number;
+  /** Where the forwards run (default 'cpu'); the encoders' weights are moved there. */
+  device?: Device | 'cuda';
 }
 
 export interface EncoderAttention {
@@ -110,10 +115,12 @@ class StatsAccumulator {
       record: (layer: number, distance: Tensor, entropy: Tensor) => {
         const B = distance.shape[0] as number;
         const base = (layer - 1) * H;
+        const d = distance.device === 'cpu' ? distance.data : distance.copyToHost();
+        const e = entropy.device === 'cpu' ? entropy.data : entropy.copyToHost();
         for (let b = 0; b < B; b++)
           for (let h = 0; h < H; h++) {
-            this.distance[base + h] = (this.distance[base + h] as number) + (distance.data[b * H + h] as number);
-            this.entropy[base + h] = (this.entropy[base + h] as number) + (entropy.data[b * H + h] as number);
+            this.distance[base + h] = (this.distance[base + h] as number) + (d[b * H + h] as number);
+            this.entropy[base + h] = (this.entropy[base + h] as number) + (e[b * H + h] as number);
           }
       },
     };
@@ -135,6 +142,12 @@ export async function analyzeAttention(encoders: readonly AnalyzedEncoder[], ima
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`analyzeAttention: batchSize must be a positive integer, got ${batchSize}`);
   if (opts.patchPx !== undefined && !(opts.patchPx > 0)) throw new RangeError(`analyzeAttention: patchPx must be positive, got ${opts.patchPx}`);
 
+  const device = parseDevice(opts.device ?? 'cpu');
+  for (const e of encoders) {
+    if (device === 'cpu' && (e.params?.device ?? 'cpu') === 'cpu') continue;
+    if (!e.params) throw new TypeError(`analyzeAttention: encoder '${e.name}' has no parameter set to move to ${device}`);
+    e.params.to(device);
+  }
   const acc = encoders.map((e) => new StatsAccumulator(e.encoder.config.depth, e.encoder.config.numHeads));
   // Encoders that take the same input share one decode of the images.
   const groups = new Map<string, number[]>();
@@ -144,13 +157,13 @@ export async function analyzeAttention(encoders: readonly AnalyzedEncoder[], ima
   });
   const skipped: Record<string, string> = {};
   const items = imagePaths.map((path) => ({ path }));
-  const arena = new Arena('attention-analysis');
+  const arena = new Arena('attention-analysis', 1 << 20, device);
   for (const members of groups.values()) {
     const first = encoders[members[0] as number] as AnalyzedEncoder;
     const S = first.encoder.config.imgSize;
     const loader = new ImageLoader(items, { batchSize, views: [evalView(S, first.normalization ?? CLIP_NORMALIZATION)], seed: 0, shuffle: false });
     for await (const batch of loader.epoch(0)) {
-      const images = new Tensor(batch.images[0] as Float32Array, [batch.size, 3, S, S]);
+      const images = arena.place(new Tensor(batch.images[0] as Float32Array, [batch.size, 3, S, S]));
       for (const i of members) {
         const { encoder } = encoders[i] as AnalyzedEncoder;
         const c = encoder.config;
@@ -187,14 +200,14 @@ export async function analyzeAttention(encoders: readonly AnalyzedEncoder[], ima
 /** A cskd checkpoint's encoder (any phase: alignment, teacher, student), named after the file unless a name is given. */
 export function encoderFromCheckpoint(path: string, name?: string): AnalyzedEncoder {
   const model = loadModel(path);
-  return { name: name ?? basename(path).replace(/\.safetensors$/i, ''), encoder: model.encoder, normalization: CLIP_NORMALIZATION };
+  return { name: name ?? basename(path).replace(/\.safetensors$/i, ''), encoder: model.encoder, params: model.params, normalization: CLIP_NORMALIZATION };
 }
 
 /** A CLIP vision tower (Hugging Face or open_clip safetensors), with its own normalisation. */
 export function encoderFromClip(path: string, name = 'CLIP'): AnalyzedEncoder {
   const clip = importClipVision(path);
   const p = clip.preprocessing;
-  return { name, encoder: clip.encoder, normalization: { name: 'clip-file', mean: p.mean, std: p.std } };
+  return { name, encoder: clip.encoder, params: clip.params, normalization: { name: 'clip-file', mean: p.mean, std: p.std } };
 }
 
 /** A freshly initialised encoder of a named preset: "before alignment" when training starts from scratch. */
@@ -202,7 +215,7 @@ export function encoderAtInit(preset: string, seed = 0, name?: string): Analyzed
   const params = new ParameterSet();
   const encoder = new VisionTransformer(params, vitConfig(preset));
   initParameters(params, new Rng(seed));
-  return { name: name ?? `${preset} at init`, encoder, normalization: CLIP_NORMALIZATION };
+  return { name: name ?? `${preset} at init`, encoder, params, normalization: CLIP_NORMALIZATION };
 }
 
 /**

@@ -34,16 +34,16 @@ export async function predict(
   const K = model.config.head.bins;
   if (bins.length !== K) throw new RangeError(`predict: ${bins.length} bin scores for a ${K}-bin model`);
   const loader = new ImageLoader(items, { batchSize: opts.batchSize ?? 32, views: [view], seed: 0, shuffle: false, cache: opts.cache ?? null });
-  const arena = new Arena('predict');
+  const arena = new Arena('predict', 1 << 20, model.device);
   const dists: Float32Array[] = [];
   const idx: number[] = [];
   for await (const b of loader.epoch(0)) {
     const S = view.size;
-    const images = new Tensor(b.images[0] as Float32Array, [b.size, 3, S, S]);
+    const images = arena.place(new Tensor(b.images[0] as Float32Array, [b.size, 3, S, S]));
     const logits = model.forward(images, { arena, training: false });
-    const p = Tensor.zeros(logits.shape);
+    const p = arena.alloc(logits.shape);
     softmaxForward(logits, p);
-    dists.push(p.data);
+    dists.push(p.device === 'cpu' ? Float32Array.from(p.data) : p.copyToHost());
     idx.push(...b.items);
     arena.reset();
   }

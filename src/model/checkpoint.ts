@@ -3,10 +3,15 @@
 // EMA weights (flat, with the parameter layout recorded to check on load), and
 // in the header metadata the model config, step, optimizer settings and RNG
 // states. Written atomically: a killed process leaves the previous checkpoint.
-import type { ParameterSet } from '../nn/parameters.js';
+//
+// The state may live on a device: it is copied to the host to be written and
+// copied back after reading, so the file is the same whatever the device and
+// a run saved on 'cuda' resumes on the CPU and the other way round.
 import { closeSync, openSync } from 'node:fs';
 
+import type { ParameterSet } from '../nn/parameters.js';
 import { type TensorData, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../tensor/safetensors.js';
+import { Tensor } from '../tensor/tensor.js';
 
 export const CHECKPOINT_FORMAT = 'cskd-checkpoint/1';
 
@@ -25,15 +30,15 @@ export function isCheckpoint(path: string): boolean {
 
 /** What a checkpoint keeps of an optimizer (src/optim's AdamW is one): flat moments, step count, settings. */
 export interface OptimizerState {
-  readonly m: TensorData;
-  readonly v: TensorData;
+  readonly m: Tensor;
+  readonly v: Tensor;
   step: number;
   readonly options: object;
 }
 
 /** What a checkpoint keeps of an EMA (src/optim's Ema is one): the flat shadow weights. */
 export interface EmaState {
-  readonly shadow: TensorData;
+  readonly shadow: Tensor;
 }
 
 export interface TrainingState {
@@ -54,12 +59,19 @@ function layoutOf(params: ParameterSet): string {
   return params.list.map((p) => `${p.name}:${p.shape.join('x')}@${p.offset}`).join(',');
 }
 
+/** A tensor's elements on the host: its own array on the CPU, a copy from a device. */
+function onHost(t: Tensor): TensorData {
+  return { shape: t.shape, data: t.device === 'cpu' ? t.data : t.copyToHost() };
+}
+
 export function saveCheckpoint(path: string, s: TrainingState): void {
-  const tensors: [string, TensorData][] = s.params.list.map((p) => [`param.${p.name}`, p.value]);
+  // One copy of the flat buffer from a device, not one per parameter.
+  const values = onHost(s.params.values).data;
+  const tensors: [string, TensorData][] = s.params.list.map((p) => [`param.${p.name}`, { shape: p.shape, data: values.subarray(p.offset, p.offset + p.size) }]);
   if (s.optimizer) {
-    tensors.push(['optimizer.m', s.optimizer.m], ['optimizer.v', s.optimizer.v]);
+    tensors.push(['optimizer.m', onHost(s.optimizer.m)], ['optimizer.v', onHost(s.optimizer.v)]);
   }
-  if (s.ema) tensors.push(['ema.shadow', s.ema.shadow]);
+  if (s.ema) tensors.push(['ema.shadow', onHost(s.ema.shadow)]);
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     step: String(s.step),
@@ -95,19 +107,26 @@ export function loadCheckpoint(path: string, s: Omit<TrainingState, 'step'>): Lo
     if (!t) problems.push(`missing ${p.name}`);
     else if (t.shape.join('x') !== p.shape.join('x')) problems.push(`${p.name}: checkpoint [${t.shape.join(', ')}], model [${p.shape.join(', ')}]`);
   }
-  const flatNeeded: [string, Float32Array][] = [];
-  if (s.optimizer) flatNeeded.push(['optimizer.m', s.optimizer.m.data], ['optimizer.v', s.optimizer.v.data]);
-  if (s.ema) flatNeeded.push(['ema.shadow', s.ema.shadow.data]);
+  const flatNeeded: [string, Tensor][] = [];
+  if (s.optimizer) flatNeeded.push(['optimizer.m', s.optimizer.m], ['optimizer.v', s.optimizer.v]);
+  if (s.ema) flatNeeded.push(['ema.shadow', s.ema.shadow]);
   if (flatNeeded.length > 0 && meta['layout'] !== layoutOf(s.params)) problems.push('parameter layout differs from the model (optimizer/EMA state cannot be mapped)');
   for (const [name, dst] of flatNeeded) {
     const t = file.tensors.get(name);
     if (!t) problems.push(`missing ${name}`);
-    else if (t.data.length !== dst.length) problems.push(`${name}: ${t.data.length} values, model needs ${dst.length}`);
+    else if (t.data.length !== dst.size) problems.push(`${name}: ${t.data.length} values, model needs ${dst.size}`);
   }
   if (problems.length > 0) throw new Error(`${path}: checkpoint does not match the model:\n  ${problems.join('\n  ')}`);
 
-  for (const p of s.params.list) p.value.data.set((file.tensors.get(`param.${p.name}`) as { data: Float32Array }).data);
-  for (const [name, dst] of flatNeeded) dst.set((file.tensors.get(name) as { data: Float32Array }).data);
+  // Filled on the host, then one copy into each flat buffer (on whatever device it is).
+  const values = onHost(s.params.values).data;
+  for (const p of s.params.list) values.set((file.tensors.get(`param.${p.name}`) as { data: Float32Array }).data, p.offset);
+  if (s.params.values.device !== 'cpu') s.params.values.copyFrom(new Tensor(values, s.params.values.shape));
+  for (const [name, dst] of flatNeeded) {
+    const data = (file.tensors.get(name) as { data: Float32Array }).data;
+    if (dst.device === 'cpu') dst.data.set(data);
+    else dst.copyFrom(new Tensor(data, dst.shape));
+  }
   const step = Number(meta['step'] ?? 0);
   if (s.optimizer) {
     const o = JSON.parse(meta['optimizer'] ?? '{}') as { step?: number };

@@ -7,6 +7,7 @@ import { initParameters } from '../nn/init.js';
 import type { ForwardContext } from '../nn/module.js';
 import { ParameterSet } from '../nn/parameters.js';
 import { VisionTransformer, type VitConfig } from '../nn/vit.js';
+import type { Device } from '../tensor/device_memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Rng } from '../util/rng.js';
 
@@ -36,8 +37,23 @@ export class Model {
         : new Projector(this.params, E, config.head.outDim, layer, config.head.hidden ?? config.head.outDim);
   }
 
+  /** Initialises the weights (on the host) and leaves them on the model's device. */
   init(rng: Rng): this {
+    const device = this.params.device;
+    this.params.to('cpu');
     initParameters(this.params, rng);
+    this.params.to(device);
+    return this;
+  }
+
+  /** Where the weights and gradients live. */
+  get device(): Device {
+    return this.params.device;
+  }
+
+  /** Moves weights and gradients to `device` (before an optimizer is built on them). */
+  to(device: Device | 'cuda'): this {
+    this.params.to(device);
     return this;
   }
 
@@ -58,7 +74,7 @@ export class Model {
    */
   copyEncoderFrom(other: { params: ParameterSet }): void {
     const problems: string[] = [];
-    const pairs: [Float32Array, Float32Array][] = [];
+    const pairs: [Tensor, Tensor][] = [];
     for (const p of this.params.list) {
       if (p.name.startsWith('head.') || p.name.startsWith('proj.')) continue;
       if (!other.params.has(p.name)) {
@@ -67,9 +83,10 @@ export class Model {
       }
       const q = other.params.get(p.name);
       if (q.shape.join('x') !== p.shape.join('x')) problems.push(`${p.name}: source [${q.shape.join(', ')}], target [${p.shape.join(', ')}]`);
-      else pairs.push([p.value.data, q.value.data]);
+      else pairs.push([p.value, q.value]);
     }
     if (problems.length > 0) throw new Error(`copyEncoderFrom: encoders differ:\n  ${problems.join('\n  ')}`);
-    for (const [dst, src] of pairs) dst.set(src);
+    // Any place to any place (a CPU CLIP tower into an encoder on a device).
+    for (const [dst, src] of pairs) dst.copyFrom(src);
   }
 }

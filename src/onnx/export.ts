@@ -94,7 +94,8 @@ class GraphBuilder {
   }
 
   parameter(p: Parameter): string {
-    return this.tensor(p.name, p.shape, p.value.data);
+    const v = p.value;
+    return this.tensor(p.name, p.shape, v.device === 'cpu' ? v.data : v.copyToHost());
   }
 
   /** A shared float scalar constant. */

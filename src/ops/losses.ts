@@ -64,6 +64,30 @@ function result<O extends Common>(op: string, loss: number | undefined, c: O): L
   return loss as LossResult<O>;
 }
 
+/**
+ * Where one loss of a training step goes. On the CPU the loss op returns its
+ * value. On a device the op writes it into a one-element tensor of the step's
+ * arena and returns at once; value() reads it after the backward is enqueued,
+ * so a step waits for the device once, not after each loss. Either way a
+ * non-finite loss throws NonFiniteLossError before the optimizer runs.
+ */
+export class LossSlot {
+  readonly op: string;
+  readonly into: Tensor | undefined;
+
+  constructor(op: string, arena: { readonly device: string; alloc(shape: readonly number[]): Tensor }) {
+    this.op = op;
+    this.into = arena.device === 'cpu' ? undefined : arena.alloc([1]);
+  }
+
+  /** The loss: `returned` (the op's return value) on the CPU, the slot's value on a device. */
+  value(returned: number | undefined): number {
+    const v = this.into ? (this.into.copyToHost()[0] as number) : returned;
+    if (v === undefined || !Number.isFinite(v)) throw new NonFiniteLossError(this.op, v ?? NaN);
+    return v;
+  }
+}
+
 export type AlignKind = 'cosine' | 'mse' | 'smooth-l1';
 const ALIGN_KINDS: Record<AlignKind, number> = { cosine: 0, mse: 1, 'smooth-l1': 2 };
 

@@ -6,6 +6,7 @@ import { evalView } from '../data/transforms.js';
 import { evaluateSplit } from '../eval/evaluate.js';
 import { type ScoreReport, scoreReport } from '../eval/metrics.js';
 import { loadModel } from '../model/io.js';
+import { parseDevice } from '../tensor/device_memory.js';
 import { Scorer } from './scorer.js';
 
 export interface ModelFileEvaluation {
@@ -16,9 +17,13 @@ export interface ModelFileEvaluation {
 }
 
 /** Evaluates a checkpoint (.safetensors) or an exported model (.onnx) on a split. */
-export async function evaluateModelFile(modelPath: string, split: LabeledSplit, opts: { threshold?: number; threads?: number } = {}): Promise<ModelFileEvaluation> {
-  if (modelPath.toLowerCase().endsWith('.onnx')) return { ...(await evaluateOnnx(modelPath, split, opts)), engine: 'onnxruntime' };
-  const model = loadModel(modelPath);
+export async function evaluateModelFile(modelPath: string, split: LabeledSplit, opts: { threshold?: number; threads?: number; device?: string } = {}): Promise<ModelFileEvaluation> {
+  const device = parseDevice(opts.device ?? 'cpu');
+  if (modelPath.toLowerCase().endsWith('.onnx')) {
+    if (device !== 'cpu') throw new RangeError(`${modelPath}: an .onnx model runs on onnxruntime's CPU provider; --device ${device} applies to cskd checkpoints (.safetensors)`);
+    return { ...(await evaluateOnnx(modelPath, split, opts)), engine: 'onnxruntime' };
+  }
+  const model = loadModel(modelPath).to(device);
   const ev = await evaluateSplit(model, split, evalView(model.config.encoder.imgSize), { threshold: opts.threshold ?? 5 });
   return { report: ev.report, skipped: ev.predictions.skipped, engine: 'native' };
 }

@@ -93,6 +93,16 @@ export class Arena implements Generational {
     return t;
   }
 
+  /**
+   * `t` on this arena's device: `t` itself when it is already there, else a
+   * copy in this arena (valid until the next reset, so a step that moves its
+   * inputs allocates nothing new).
+   */
+  place(t: Tensor): Tensor {
+    if (t.device === this.device) return t;
+    return this.alloc(t.shape).copyFrom(t);
+  }
+
   /** A zero-filled arena tensor. */
   zeros(shape: readonly number[]): Tensor {
     return this.alloc(shape).fill(0);

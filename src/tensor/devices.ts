@@ -37,7 +37,9 @@ export function environmentRows(info: SystemInfo = systemInfo()): [string, strin
     .filter(([, on]) => on)
     .map(([name]) => name)
     .join(' ');
-  const devices = info.cuda.devices.map((d) => `${d.name} (sm ${d.computeCapability})`).join(', ');
+  const devices = info.cuda.devices
+    .map((d, i) => `cuda:${i} ${d.name}${d.emulated ? ' (emulated)' : ''}, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB, sm ${d.computeCapability}`)
+    .join('; ');
   const cuda = info.cuda.compiled ? `compiled (runtime ${info.cuda.runtimeVersion ?? '?'}); ${devices || `no device (${info.cuda.reason ?? 'none found'})`}` : 'not compiled';
   return [
     ['cskd', `${info.version} (Node ${info.node}, ${info.platform})`],

@@ -12,7 +12,7 @@ import type { PhaseName, RunDir } from '../run/run_dir.js';
 import { Model } from '../model/model.js';
 import type { ForwardContext } from '../nn/module.js';
 import type { VitConfig } from '../nn/vit.js';
-import { type AlignKind, alignLoss } from '../ops/losses.js';
+import { type AlignKind, LossSlot, alignLoss } from '../ops/losses.js';
 import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
@@ -21,17 +21,19 @@ import { type CommonOptions, asBatch, phaseBase, recordBadFiles } from './phase_
 import { type AlignTargets, type TargetStats, cosineDistance, meanDirectionLoss, targetStats, toRaw, toTarget } from './align_targets.js';
 
 /**
- * One step's arithmetic: forward, alignment loss to `clip` [B, D], backward.
- * Gradients accumulate into the model's ParameterSet; the arena is reset.
+ * One step's arithmetic: forward, alignment loss to `clip` [B, D], backward,
+ * on the arena's device (host inputs are copied there). Gradients accumulate
+ * into the model's ParameterSet; the arena is reset.
  */
 export function alignStep(model: Model, images: Tensor, clip: Tensor, arena: Arena, o: { loss?: AlignKind; gradScale?: number } = {}): number {
   const ctx: ForwardContext = { arena, training: true };
   try {
-    const z = model.forward(images, ctx);
+    const z = model.forward(arena.place(images), ctx);
     const dz = arena.alloc(z.shape);
-    const loss = alignLoss(z, clip, { kind: o.loss ?? 'cosine', grad: dz, gradScale: o.gradScale ?? 1 });
+    const slot = new LossSlot('alignLoss', arena);
+    const loss = alignLoss(z, arena.place(clip), { kind: o.loss ?? 'cosine', grad: dz, gradScale: o.gradScale ?? 1, into: slot.into });
     model.backward(dz, ctx);
-    return loss;
+    return slot.value(loss);
   } finally {
     arena.reset();
   }
@@ -71,7 +73,7 @@ export async function heldOutLoss(model: Model, items: readonly LoaderItem[], ra
   let sum = 0;
   let count = 0;
   for await (const b of loader.epoch(0)) {
-    const z = model.forward(onDevice(arena, asBatch(b).images), { arena, training: false });
+    const z = model.forward(arena.place(asBatch(b).images), { arena, training: false });
     const host = z.device === 'cpu' ? z.data : z.copyToHost();
     b.items.forEach((i, r) => {
       sum += cosineDistance(toRaw(stats, host.subarray(r * D, (r + 1) * D), pred), raw[i] as Float32Array);
@@ -80,14 +82,6 @@ export async function heldOutLoss(model: Model, items: readonly LoaderItem[], ra
     arena.reset();
   }
   return { loss: count > 0 ? sum / count : NaN, count };
-}
-
-/** `t` in the arena's place (a copy there when it is elsewhere). */
-function onDevice(arena: Arena, t: Tensor): Tensor {
-  if (t.device === arena.device) return t;
-  const c = arena.alloc(t.shape);
-  c.copyFrom(t);
-  return c;
 }
 
 /**
@@ -146,7 +140,7 @@ export function alignModel(o: Pick<AlignOptions, 'encoder' | 'features' | 'proje
 
 /** Phase 1. Returns the aligned model (encoder + projector; the best held-out epoch's weights) and the phase summary. */
 export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
-  const model = alignModel(o);
+  const model = alignModel(o).to(o.device ?? 'cpu');
   let missing = 0;
   const embedded = (paths: readonly string[]) => {
     const items: LoaderItem[] = [];
@@ -185,7 +179,8 @@ export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
     ...validation,
     async *batches(epoch) {
       for await (const b of loader.epoch(epoch)) {
-        const clip = Tensor.zeros([b.size, D]);
+        // A host array per batch (not native memory): the step copies it to its device.
+        const clip = new Tensor(new Float32Array(b.size * D), [b.size, D]);
         b.items.forEach((i, r) => toTarget(stats, train.raw[i] as Float32Array, clip.data.subarray(r * D, (r + 1) * D)));
         yield { ...asBatch(b), clip };
       }

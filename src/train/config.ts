@@ -21,6 +21,8 @@ export interface PhaseConfig {
 
 export interface TrainConfig {
   seed: number;
+  /** Where every phase trains and evaluates: 'cpu', 'cuda' (device 0) or 'cuda:N'. */
+  device: string;
   /** Where run directories are created. */
   output: string;
   /** Dataset config (labeled splits and the unlabeled pool), see docs/data.md. */
@@ -65,6 +67,7 @@ const phase = (epochs: number, lr: number, batchSize: number): PhaseConfig => ({
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 0,
+  device: 'cpu',
   output: 'runs',
   data: '',
   splits: { train: 'train', val: 'val', test: 'test' },
@@ -98,6 +101,7 @@ const unit: Check = (v) => (typeof v === 'number' && v > 0 && v <= 1 ? null : 'a
 const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const text: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'a non-empty string');
 const orNull = (c: Check): Check => (v) => (v === null ? null : c(v) === null ? null : `${c(v) as string} or null`);
+const device: Check = (v) => (typeof v === 'string' && /^(cpu|cuda(:\d+)?)$/.test(v) ? null : "'cpu', 'cuda' or 'cuda:N'");
 const oneOf = (...values: string[]): Check => (v) => (values.includes(v as string) ? null : `one of ${values.map((x) => `'${x}'`).join(', ')}`);
 
 const phaseChecks: Record<keyof PhaseConfig, Check> = {
@@ -112,6 +116,7 @@ const phaseChecks: Record<keyof PhaseConfig, Check> = {
 
 const SCHEMA: Record<string, Check | Record<string, Check>> = {
   seed: nonNegativeInt,
+  device,
   output: text,
   data: text,
   splits: { train: text, val: orNull(text), test: orNull(text) },

@@ -9,7 +9,7 @@ import type { ForwardContext } from '../nn/module.js';
 import { softmaxForward } from '../ops/softmax.js';
 import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
-import { emdThroughSoftmax, type FinetuneOptions, supervisedStep } from './finetune.js';
+import { emdThroughSoftmax, type FinetuneOptions, labelTensor, supervisedStep } from './finetune.js';
 import { type PhaseResult, runPhase } from './loop.js';
 import { asBatch, labeledItems, phaseBase, recordBadFiles, scoreModel, validator } from './phase_setup.js';
 
@@ -25,14 +25,18 @@ export interface DistillOptions {
   confidenceWeighting?: boolean;
 }
 
-/** Teacher targets for unlabeled images (weak view): softmax(logits / T), no gradients. */
+/**
+ * Teacher targets for unlabeled images (weak view): softmax(logits / T), no
+ * gradients, computed on the teacher's device (the arena's) and returned in a
+ * host array, which outlives the arena's reset and is B × K floats.
+ */
 export function teacherTargets(teacher: Model, weak: Tensor, arena: Arena, temperature = 1): Tensor {
   const ctx: ForwardContext = { arena, training: false };
   try {
-    const logits = teacher.forward(weak, ctx);
-    const out = Tensor.zeros(logits.shape);
-    softmaxForward(logits, out, temperature);
-    return out;
+    const logits = teacher.forward(arena.place(weak), ctx);
+    const probs = arena.alloc(logits.shape);
+    softmaxForward(logits, probs, temperature);
+    return new Tensor(probs.device === 'cpu' ? Float32Array.from(probs.data) : probs.copyToHost(), logits.shape);
   } finally {
     arena.reset();
   }
@@ -40,7 +44,7 @@ export function teacherTargets(teacher: Model, weak: Tensor, arena: Arena, tempe
 
 export function confidenceWeights(targets: Tensor): Tensor {
   const [B, K] = targets.shape as [number, number];
-  const w = Tensor.zeros([B]);
+  const w = new Tensor(new Float32Array(B), [B]);
   const d = targets.data;
   for (let i = 0; i < B; i++) {
     let h = 0;
@@ -85,7 +89,7 @@ export interface DistillPhaseOptions extends FinetuneOptions, DistillOptions {
 
 /** Phase 2b: the student on labels plus the teacher's predictions for unlabeled images. */
 export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; result: PhaseResult }> {
-  const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init);
+  const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init, o.device);
   const K = o.train.bins.length;
   const size = o.encoder.imgSize;
   const tSize = o.teacher.config.encoder.imgSize;
@@ -95,7 +99,8 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
   const unlItems: LoaderItem[] = o.unlabeled.map((path) => ({ path }));
   const ub = o.unlabeledBatchSize ?? o.batchSize;
   const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cache }) : null;
-  const teacherArena = new Arena('teacher');
+  // The frozen teacher runs where it was trained.
+  const teacherArena = new Arena('teacher', 1 << 20, o.teacher.device);
   const result = await runPhase({
     ...phaseBase(o, model, items.length),
     async *batches(epoch) {
@@ -118,7 +123,7 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
             unl = { strong: asBatch(u, 1).images, targets: teacherTargets(o.teacher, weak, teacherArena, o.temperature ?? 1) };
           }
         }
-        yield { ...asBatch(b), waitMs, labels: Tensor.from(b.distributions as Float64Array, [b.size, K]), unl };
+        yield { ...asBatch(b), waitMs, labels: labelTensor(b.distributions as Float64Array, b.size, K), unl };
       }
       unlabeled?.prefetchEpoch((epoch + 1) * 1000); // where the next epoch's stream starts
       recordBadFiles(o.runDir, labeled, unlabeled);

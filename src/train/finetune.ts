@@ -8,19 +8,24 @@ import type { Model } from '../model/model.js';
 import type { ForwardContext } from '../nn/module.js';
 import type { ParameterSet } from '../nn/parameters.js';
 import type { VitConfig } from '../nn/vit.js';
-import { emdLossFromLogits } from '../ops/losses.js';
+import { LossSlot, emdLossFromLogits } from '../ops/losses.js';
 import type { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type PhaseResult, runPhase } from './loop.js';
 import { type CommonOptions, asBatch, labeledItems, phaseBase, recordBadFiles, scoreModel, validator } from './phase_setup.js';
 
-/** EMD (r = 2) of softmax(logits) to `target` [B, K]; backward scaled by gradScale. */
+/**
+ * EMD (r = 2) of softmax(logits) to `target` [B, K]; backward scaled by
+ * gradScale; on the arena's device (host inputs are copied there).
+ */
 export function emdThroughSoftmax(model: Model, images: Tensor, target: Tensor, ctx: ForwardContext, gradScale: number, weights: Tensor | null): number {
-  const logits = model.forward(images, ctx);
-  const dlogits = ctx.arena.alloc(logits.shape);
-  const loss = emdLossFromLogits(logits, target, { grad: dlogits, gradScale, weights });
+  const arena = ctx.arena;
+  const logits = model.forward(arena.place(images), ctx);
+  const dlogits = arena.alloc(logits.shape);
+  const slot = new LossSlot('emdLossFromLogits', arena);
+  const loss = emdLossFromLogits(logits, arena.place(target), { grad: dlogits, gradScale, weights: weights && arena.place(weights), into: slot.into });
   model.backward(dlogits, ctx);
-  return loss;
+  return slot.value(loss);
 }
 
 /**
@@ -35,6 +40,11 @@ export function supervisedStep(model: Model, images: Tensor, labels: Tensor, are
   }
 }
 
+/** Label distributions [B, K] in a host array (not native memory: one per batch; steps copy it to their device). */
+export function labelTensor(distributions: Float64Array, B: number, K: number): Tensor {
+  return new Tensor(Float32Array.from(distributions), [B, K]);
+}
+
 export interface FinetuneOptions extends CommonOptions {
   encoder: VitConfig;
   /** Start from this model's encoder weights (an aligned encoder, CLIP's vision tower); null: from the init. */
@@ -46,7 +56,7 @@ export interface FinetuneOptions extends CommonOptions {
 
 /** Phase 2a: EMD to the labels; the best epoch by validation SRCC when there is a validation split. */
 export async function finetune(o: FinetuneOptions): Promise<{ model: Model; result: PhaseResult }> {
-  const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init);
+  const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init, o.device);
   const items = labeledItems(o.train);
   const size = o.encoder.imgSize;
   const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
@@ -55,7 +65,7 @@ export async function finetune(o: FinetuneOptions): Promise<{ model: Model; resu
     ...phaseBase(o, model, items.length),
     async *batches(epoch) {
       for await (const b of loader.epoch(epoch)) {
-        yield { ...asBatch(b), labels: Tensor.from(b.distributions as Float64Array, [b.size, K]) };
+        yield { ...asBatch(b), labels: labelTensor(b.distributions as Float64Array, b.size, K) };
       }
       recordBadFiles(o.runDir, loader);
     },

@@ -117,7 +117,8 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
   const save = (path: string, p: Position) =>
     saveCheckpoint(path, { params: model.params, optimizer: opt, ema, step: opt.step, config: model.config, extra: { position: p, phase: name } });
 
-  const arena = new Arena(name);
+  // Activations live where the weights do.
+  const arena = new Arena(name, 1 << 20, model.device);
   let losses: Record<string, number> = {};
   let images = 0;
   let waitMs = 0;

@@ -9,6 +9,7 @@ import { Model } from '../model/model.js';
 import type { ParameterSet } from '../nn/parameters.js';
 import type { VitConfig } from '../nn/vit.js';
 import type { PhaseName, RunDir } from '../run/run_dir.js';
+import type { Device } from '../tensor/device_memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
 import type { PhaseSettings, TrainEvent } from './loop.js';
@@ -19,6 +20,8 @@ export interface CommonOptions {
   seed: number;
   batchSize: number;
   settings: PhaseSettings;
+  /** Where the model trains: 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: Device | 'cuda';
   /** Decoded images kept in memory across epochs and phases (see ImageCache). */
   cache?: ImageCache | null;
   onEvent?(e: TrainEvent): void;
@@ -52,9 +55,9 @@ export function labeledItems(split: LabeledSplit): LoaderItem[] {
   return split.samples.map((s) => ({ path: s.path, distribution: s.distribution, mean: s.mean }));
 }
 
-/** An encoder + score head, initialised from `seed`, its encoder copied from `from` when given. */
-export function scoreModel(encoder: VitConfig, bins: number, seed: number, from: { params: ParameterSet } | null): Model {
-  const m = new Model({ encoder, head: { kind: 'score', bins } }).init(new Rng(seed));
+/** An encoder + score head on `device`, initialised from `seed`, its encoder copied from `from` when given. */
+export function scoreModel(encoder: VitConfig, bins: number, seed: number, from: { params: ParameterSet } | null, device: Device | 'cuda' = 'cpu'): Model {
+  const m = new Model({ encoder, head: { kind: 'score', bins } }).init(new Rng(seed)).to(device);
   if (from) m.copyEncoderFrom(from);
   return m;
 }

@@ -19,6 +19,7 @@ import { exportOnnx } from '../onnx/export.js';
 import { saveModel } from '../model/io.js';
 import type { Model } from '../model/model.js';
 import { type PhaseName, RunDir } from '../run/run_dir.js';
+import { parseDevice } from '../tensor/device_memory.js';
 import { alignEncoder, alignModel } from './align.js';
 import { type PoolSplit, splitPool } from './held_out.js';
 import { type ProbeRow, formatProbeTable, runProbes } from './probe_run.js';
@@ -127,6 +128,7 @@ function common(ctx: RunContext, name: PhaseName, p: PhaseConfig, seedOffset: nu
     seed: ctx.config.seed * 1000 + seedOffset,
     batchSize: p.batchSize,
     settings: settings(p),
+    device: parseDevice(ctx.config.device),
     cache: ctx.cache,
     ...(ctx.options.onEvent ? { onEvent: ctx.options.onEvent } : {}),
   };
