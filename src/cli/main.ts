@@ -12,6 +12,7 @@ import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerFeatures } from './features.js';
 import { registerInfo } from './info.js';
+import { registerProbe } from './probe.js';
 import { registerAlign } from './align.js';
 import { registerDistill } from './distill.js';
 import { registerFinetune } from './finetune.js';
@@ -33,7 +34,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .exitOverride();
-  for (const register of [registerDemo, registerTrain, registerAlign, registerFinetune, registerDistill, registerEval, registerFeatures, registerData, registerScore, registerServe, registerGallery, registerAnalyze, registerReport, registerInfo]) {
+  for (const register of [registerDemo, registerTrain, registerAlign, registerFinetune, registerDistill, registerEval, registerProbe, registerFeatures, registerData, registerScore, registerServe, registerGallery, registerAnalyze, registerReport, registerInfo]) {
     register(program);
   }
   // Subcommands inherit the error handling and help settings.

@@ -31,6 +31,7 @@ import {
 } from './attention_analysis.js';
 import { type Evaluation, evaluateSplit } from './evaluate.js';
 import { type ScoreReport, meanAndSpread, plcc, srcc } from './metrics.js';
+import { phase1Section } from './report_phase1.js';
 import { type CurvePanel, type Figure, attentionFigure, curvesFigure, escapeXml, histogramPlot, scatterPlot } from './plots.js';
 
 export interface RunReportOptions {
@@ -298,6 +299,7 @@ figure{margin:10px 0 18px}figure svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:12.5px;color:#4a5360;margin-top:4px;max-width:900px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:8px 16px}
 .grid figure{margin:4px 0}
+h3{font-size:15px;margin:18px 0 6px}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:10px;font-size:12px;overflow:auto;max-height:480px}
 details summary{cursor:pointer;font-size:14px;margin:4px 0}
 code{font-size:12.5px;background:#f0f2f5;padding:1px 4px;border-radius:3px}
@@ -336,6 +338,8 @@ export async function writeRunReport(runDir: string, opts: RunReportOptions = {}
   else sections.push('<p class="note">No epochs logged yet.</p>');
   if (curves.metrics.length > 0) sections.push(figureHtml(curvesFigure(curves.metrics, { columns: 3, panelWidth: 360, panelHeight: 230 }), 'Validation metrics per epoch.', 'figure wide'));
   sections.push(throughputTable(primary.events));
+
+  sections.push('<h2>Phase 1: held-out alignment and the transfer probe</h2>', phase1Section(runs, (fig, caption) => figureHtml(fig, caption, 'figure wide')));
 
   const seedNote = runs.length > 1 ? ` (seed ${primary.seed}'s run)` : '';
   sections.push(`<h2>Predictions on the test split${seedNote}</h2>`);

@@ -155,5 +155,5 @@ export async function probeModel(o: ProbeCommandOptions): Promise<{ rows: ProbeR
       await encoder.close();
     }
   }
-  return { rows: await probeSource('features', src, train, evals), dataset, source };
+  return { rows: await probeSource(o.model, src, train, evals), dataset, source };
 }
