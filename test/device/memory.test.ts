@@ -9,6 +9,7 @@ import { DeviceBlock } from '../../src/tensor/device_memory.js';
 import { DEVICE, expectDevice } from './helpers.js';
 
 const memory = () => native.deviceMemory(0);
+const GPU = DEVICE as `cuda:${number}`;
 
 describe('device memory', () => {
   it('an arena reset every step holds its memory flat after the first step', () => {
@@ -34,15 +35,15 @@ describe('device memory', () => {
 
   it('a request beyond the free memory is a named error; cached blocks are given back to fit one', () => {
     const free = memory().free;
-    expect(() => new DeviceBlock(DEVICE, free + (1 << 30), false)).toThrow(/out of device memory allocating \d+ bytes on cuda:0 \(\d+ of \d+ bytes free/);
+    expect(() => new DeviceBlock(GPU, free + (1 << 30), false)).toThrow(/out of device memory allocating \d+ bytes on cuda:0 \(\d+ of \d+ bytes free/);
     // 70% of the free memory, released into the allocator's cache: a request
     // for 34% cannot reuse it (the cache serves requests of at least half a
     // block) and does not fit beside it, so the allocator must empty its
     // cache and retry.
-    const big = new DeviceBlock(DEVICE, Math.floor(free * 0.7), false);
+    const big = new DeviceBlock(GPU, Math.floor(free * 0.7), false);
     big.release();
     expect(memory().cached).toBeGreaterThanOrEqual(big.bytes);
-    const other = new DeviceBlock(DEVICE, Math.floor(free * 0.34), false);
+    const other = new DeviceBlock(GPU, Math.floor(free * 0.34), false);
     expect(memory().cached).toBeLessThan(big.bytes);
     other.release();
     native.deviceEmptyCache();
