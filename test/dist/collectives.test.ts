@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { gone, mpirunMissing, runRanks } from './mpirun.js';
+import { mpirunMissing, runRanks, secondsUntilGone } from './mpirun.js';
 
 const contribution = (r: number, n: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(r * 1000 + i) * (i + 1));
 
@@ -62,19 +62,18 @@ describe.skipIf(mpirunMissing !== null)(`collectives over MPI, 2 ranks${mpirunMi
     const run = await runRanks(2, 'collectives_child.ts', ['late-rank'], { CSKD_DIST_TIMEOUT_S: '2' });
     expect(run.code).not.toBe(0);
     expect(run.output).toContain("rank 0: collective #0 barrier 'never met' at step 0 waited 2 s for rank 1");
-    // Rank 1 sleeps 60 s; the abort ends it long before.
-    expect(run.seconds).toBeLessThan(30);
+    // Rank 1 sleeps 60 s; the abort ends it long before (the launcher may
+    // return while its signals are still landing).
     expect(run.pids).toHaveLength(2);
-    for (const pid of run.pids) expect(gone(pid)).toBe(true);
+    expect(run.seconds + (await secondsUntilGone(run.pids, 30))).toBeLessThan(30);
   });
 
   it('a SIGKILLed rank: every rank is gone within 60 s, non-zero, with a message naming it', async () => {
     const run = await runRanks(2, 'collectives_child.ts', ['killed-rank']);
     expect(run.code).not.toBe(0);
-    expect(run.seconds).toBeLessThan(60);
     expect(run.output).toMatch(/rank 1 .*(signal 9|Killed)/);
     expect(run.pids).toHaveLength(2);
-    for (const pid of run.pids) expect(gone(pid)).toBe(true);
+    expect(run.seconds + (await secondsUntilGone(run.pids, 60))).toBeLessThan(60);
   });
 });
 

@@ -65,3 +65,13 @@ export function gone(pid: number): boolean {
     return true;
   }
 }
+
+/** Seconds until every process has ended (polled), or Infinity after `limitS`. */
+export async function secondsUntilGone(pids: number[], limitS: number): Promise<number> {
+  const t0 = performance.now();
+  while (!pids.every(gone)) {
+    if (performance.now() - t0 > limitS * 1000) return Infinity;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return (performance.now() - t0) / 1000;
+}
