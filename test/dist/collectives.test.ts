@@ -39,6 +39,27 @@ describe.skipIf(mpirunMissing !== null)(`collectives over MPI, 2 ranks${mpirunMi
     expect(run.results.get(0)!['barrierMs']).toBeGreaterThan(450);
   });
 
+  it('data parallel: rank slices with local/global gradient scale sum to the one-process mean gradient', async () => {
+    const run = await runRanks(2, 'collectives_child.ts', ['gradient']);
+    expect(run.code, run.output).toBe(0);
+    // The whole batch's mean gradient in float64, here.
+    const w = [0.5, -1, 2];
+    const full = [0, 0, 0];
+    for (let i = 0; i < 7; i++) {
+      const xi = [0, 1, 2].map((j) => Math.cos(i * 3 + j));
+      const r = xi[0]! * w[0]! + xi[1]! * w[1]! + xi[2]! * w[2]! - Math.sin(i);
+      for (let j = 0; j < 3; j++) full[j]! += (2 * r * xi[j]!) / 7;
+    }
+    for (const rank of [0, 1]) {
+      const r = run.results.get(rank)!;
+      const g = r['gradient'] as number[];
+      g.forEach((v, j) => expect(Math.abs(v - full[j]!) / Math.abs(full[j]!)).toBeLessThan(1e-5));
+      // Rank 1 reported a non-finite loss: no rank goes on alone.
+      expect(r['finite']).toBe(false);
+      expect(r['dist']).toEqual({ event: 'dist', worldSize: 2, backend: 'mpi', imagesPerRank: [3, 4] });
+    }
+  });
+
   it('a collective that differs between ranks is an error on every rank, naming both calls', async () => {
     const run = await runRanks(2, 'collectives_child.ts', ['mismatch']);
     expect(run.code).not.toBe(0);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { collectiveTimeout, detectLauncher, distMode } from '../../src/dist/launcher.js';
+import { rankSlice } from '../../src/dist/data_parallel.js';
 import { countsOf, encodeHeader, type Header, HEADER_LENGTH, headerMismatch, labelHash } from '../../src/dist/header.js';
 
 describe('detectLauncher', () => {
@@ -74,5 +75,23 @@ describe('headerMismatch', () => {
     const b: Header = { ...base, op: 'broadcast', root: 1, count: -1 };
     expect(headerMismatch(table(b, { ...b, count: 7 }), 2, b)).toBeNull();
     expect(headerMismatch(table({ ...b, count: 6 }, { ...b, count: 7 }), 2, b)).toContain("but rank 0 passes another element count than the root's");
+  });
+});
+
+describe('rankSlice', () => {
+  it('cuts a batch into contiguous slices that cover it once, sizes within one', () => {
+    // By hand: 10 over 4 ranks is [0,2) [2,5) [5,7) [7,10).
+    expect([0, 1, 2, 3].map((r) => rankSlice(10, r, 4))).toEqual([
+      { start: 0, end: 2 },
+      { start: 2, end: 5 },
+      { start: 5, end: 7 },
+      { start: 7, end: 10 },
+    ]);
+    // One image over two ranks: rank 0's slice is empty, rank 1 takes it.
+    expect([rankSlice(1, 0, 2), rankSlice(1, 1, 2)]).toEqual([
+      { start: 0, end: 0 },
+      { start: 0, end: 1 },
+    ]);
+    expect(() => rankSlice(4, 2, 2)).toThrow('rank 2 is not a rank of 2');
   });
 });

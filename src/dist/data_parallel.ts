@@ -1,0 +1,52 @@
+// The rules that make N ranks train as one process (docs/distributed.md):
+// a global batch is cut into contiguous rank slices; each rank's loss
+// gradient is scaled by local/global count, so the summed gradient is the
+// single-process mean; global decisions (is every loss finite? how many
+// images did each rank see?) are reduced, never taken alone.
+import type { Tensor } from '../tensor/tensor.js';
+import type { Communicator } from './communicator.js';
+
+/** Rows [start, end) of a global batch of `global` that `rank` of `size` takes (sizes differ by at most one). */
+export function rankSlice(global: number, rank: number, size: number): { start: number; end: number } {
+  if (!(Number.isInteger(global) && global >= 0)) throw new RangeError(`rankSlice: batch ${global} is not a count`);
+  if (!(Number.isInteger(rank) && rank >= 0 && rank < size)) throw new RangeError(`rankSlice: rank ${rank} is not a rank of ${size}`);
+  return { start: Math.floor((rank * global) / size), end: Math.floor(((rank + 1) * global) / size) };
+}
+
+/**
+ * The factor on a rank's mean-reduced loss gradient: local / global. Its
+ * per-sample weight becomes 1 / global, and the all-reduced sum over ranks is
+ * the mean over the whole batch, whatever the split.
+ */
+export function gradScale(localCount: number, globalCount: number): number {
+  return globalCount > 0 ? localCount / globalCount : 0;
+}
+
+/** The flat gradient buffer summed over the ranks: one all-reduce per step (the module buckets it). */
+export function reduceGradients(comm: Communicator, grads: Tensor): void {
+  if (comm.size > 1) comm.allReduce(grads, 'gradients');
+}
+
+/** True on every rank when every rank's flag is true (a rank with a non-finite loss must not throw alone). */
+export function allRanks(comm: Communicator, ok: boolean, label: string): boolean {
+  if (comm.size === 1) return ok;
+  return comm.allReduceNumbers([ok ? 0 : 1], label)[0] === 0;
+}
+
+/** Each rank's count, in rank order (every rank gets the same list). */
+export function perRank(comm: Communicator, count: number, label: string): number[] {
+  if (comm.size === 1) return [count];
+  return Array.from(comm.allgather(Float64Array.of(count), label).data);
+}
+
+/** The `dist` event rank 0 writes once per phase (the contract for tools). */
+export interface DistEvent {
+  event: 'dist';
+  worldSize: number;
+  backend: 'mpi' | 'nccl';
+  imagesPerRank: number[];
+}
+
+export function distEvent(comm: Communicator, imagesPerRank: number[]): DistEvent {
+  return { event: 'dist', worldSize: comm.size, backend: 'mpi', imagesPerRank };
+}
