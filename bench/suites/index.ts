@@ -5,9 +5,10 @@ import { adamw } from './adamw.js';
 import { align } from './align.js';
 import { attention } from './attention.js';
 import { emd } from './emd.js';
+import { galleryThumbs } from './gallery_thumbs.js';
 import { gemm } from './gemm.js';
 import { layernorm } from './layernorm.js';
 import { loader } from './loader.js';
 import { vitSmallTrain, vitTinyInfer, vitTinyTrain } from './vit.js';
 
-export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw, vitTinyTrain, vitSmallTrain, vitTinyInfer, loader];
+export const suites: readonly Suite[] = [gemm, attention, layernorm, emd, align, adamw, vitTinyTrain, vitSmallTrain, vitTinyInfer, loader, galleryThumbs];
