@@ -108,8 +108,11 @@ describe('buildGallery', () => {
     expect(meta.pairs[0]!.srcc).toBeCloseTo(expected, 4);
     expect(summary.pairs[0]!.srcc).toBeCloseTo(expected, 4);
 
-    // Labels: each row carries its true mean.
-    for (const [path, mean] of fx.labels) expect(byPath.get(path)!.l![0]).toBeCloseTo(mean, 3);
+    // Labels: each row carries its true mean and distribution (votes over their total).
+    for (const [path, mean] of fx.labels) {
+      expect(byPath.get(path)!.l![0]).toBeCloseTo(mean, 4);
+      byPath.get(path)!.l![1].forEach((p, k) => expect(p).toBeCloseTo(fx.labelDistributions.get(path)![k]!, 4));
+    }
     expect(summary.labeled).toEqual({ split: 'test', matched: N, unmatched: 0 });
 
     // Thumbnails: one per readable image, inside 320², none for the broken file.

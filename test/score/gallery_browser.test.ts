@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGallery } from '../../src/score/gallery/build.js';
 import { createGalleryHandler } from '../../src/score/gallery/handler.js';
 import { tempDir } from '../data/images.js';
+import { spearmanRef } from '../helpers/reference.js';
 import { BINS, type Fixture, makeFixture } from './gallery_fixtures.js';
 
 import type { BrowserContext as Browser, Page } from 'playwright-core';
@@ -35,6 +36,7 @@ let profile: string;
 async function openPage(opts: { viewport?: { width: number; height: number }; hash?: string; delayThumbsMs?: number; url?: string } = {}) {
   const page = await context.newPage();
   const problems: string[] = [];
+  const thumbs = new Set<string>();
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
@@ -46,13 +48,14 @@ async function openPage(opts: { viewport?: { width: number; height: number }; ha
       problems.push(`fetched ${url}`);
       return route.abort();
     }
+    if (url.includes('/thumbs/')) thumbs.add(url);
     if (opts.delayThumbsMs && url.includes('/thumbs/')) await new Promise((r) => setTimeout(r, opts.delayThumbsMs));
     return route.continue();
   });
   await page.setViewportSize(opts.viewport ?? { width: 1280, height: 800 });
   await page.goto(`${base}index.html${opts.hash ? `#${opts.hash}` : ''}`);
   await page.waitForSelector('body[data-ready="yes"]', { timeout: 30_000 });
-  return { page, problems };
+  return { page, problems, thumbs };
 }
 
 const cardPaths = (page: Page) => page.$$eval('#grid .card .path', (els) => els.map((e) => e.getAttribute('title')));
@@ -88,13 +91,19 @@ describe.skipIf(!existsSync(chromiumPath))('gallery page in Chromium', () => {
     const top = fx.studentRows.find((r) => r.path === byMeanDesc[0])!;
     expect(await page.textContent('#grid .card .score')).toContain(`${top.mean.toFixed(2)} ± ${top.std.toFixed(2)}`);
 
+    // Its histogram: one bar per bin, heights in proportion to the distribution (the tallest of it and the true one fills the box).
+    const heights = (await page.$$eval('#grid .card >> nth=0', (els) => [...els[0]!.querySelectorAll('svg.hist rect.bar')].map((r) => Number(r.getAttribute('height'))))) as number[];
+    const tallest = Math.max(...top.distribution.map(r4), ...fx.labelDistributions.get(top.path)!.map(r4));
+    expect(heights).toHaveLength(BINS.length);
+    heights.forEach((h, k) => expect(h).toBeCloseTo((r4(top.distribution[k]!) / tallest) * 27, 1));
+
     await page.selectOption('#sort', 'std-asc');
     const byStdAsc = [...fx.studentRows].sort((a, b) => r4(a.std) - r4(b.std)).map((r) => r.path);
     expect(await cardPaths(page)).toEqual(byStdAsc);
     expect(page.url()).toContain('#sort=std-asc');
 
     await page.selectOption('#sort', 'err-desc');
-    const byError = [...fx.studentRows].sort((a, b) => Math.abs(r4(b.mean) - fx.labels.get(b.path)!) - Math.abs(r4(a.mean) - fx.labels.get(a.path)!)).map((r) => r.path);
+    const byError = [...fx.studentRows].sort((a, b) => Math.abs(r4(b.mean) - r4(fx.labels.get(b.path)!)) - Math.abs(r4(a.mean) - r4(fx.labels.get(a.path)!))).map((r) => r.path);
     expect(await cardPaths(page)).toEqual(byError);
 
     await page.fill('#min', '4');
@@ -134,6 +143,9 @@ describe.skipIf(!existsSync(chromiumPath))('gallery page in Chromium', () => {
     const cells = await page.$$eval('#viewer-body table.dist tbody tr:first-child td', (els) => els.map((e) => e.textContent));
     const first = fx.studentRows.find((r) => r.path === byError[0])!;
     expect(cells).toEqual(first.distribution.map((p) => `${(r4(p) * 100).toFixed(1)}%`));
+    // With labels, the true distribution beside the predicted one: the votes over their total.
+    const trueCells = await page.$$eval('#viewer-body table.dist tbody tr.truth td', (els) => els.map((e) => e.textContent));
+    expect(trueCells).toEqual(fx.labelDistributions.get(byError[0]!)!.map((p) => `${(r4(p) * 100).toFixed(1)}%`));
     expect(await page.$$eval('#viewer-body svg.big-hist rect.true', (els) => els.length)).toBe(BINS.length);
     await page.keyboard.press('ArrowRight');
     expect(await page.textContent('#viewer-body h2')).toBe(byError[1]);
@@ -163,6 +175,20 @@ describe.skipIf(!existsSync(chromiumPath))('gallery page in Chromium', () => {
     const gap = (r: (typeof shared)[number]) => Math.abs(r4(r.mean) - teacher.get(r.path)!);
     const worst = [...shared].sort((a, b) => gap(b) - gap(a)).slice(0, 24).map((r) => r.path);
     expect(await page.$$eval('#pairs .pair .path', (els) => els.map((e) => e.getAttribute('title')))).toEqual(worst);
+
+    // A path filter: the scatter and its SRCC are of the images left (float64 Spearman with average ranks).
+    await page.fill('#q', 'photo-00');
+    await page.waitForFunction("location.hash.includes('q=photo-00')");
+    const left = shared.filter((r) => r.path.includes('photo-00'));
+    expect(left.length).toBeGreaterThan(2);
+    expect(left.length).toBeLessThan(shared.length);
+    expect(await page.$$eval('svg.scatter circle.pt', (els) => els.length)).toBe(left.length);
+    expect(await page.textContent('#shared')).toBe(String(left.length));
+    const rho = spearmanRef(
+      left.map((r) => r4(r.mean)),
+      left.map((r) => teacher.get(r.path)!),
+    );
+    expect(await page.textContent('#srcc')).toBe(rho.toFixed(3));
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
@@ -171,7 +197,7 @@ describe.skipIf(!existsSync(chromiumPath))('gallery page in Chromium', () => {
     [1280, 800],
     [390, 844],
   ])('fits a %i×%i viewport, and nothing moves while thumbnails load', async (width, height) => {
-    const { page, problems } = await openPage({ viewport: { width, height }, delayThumbsMs: 400 });
+    const { page, problems, thumbs } = await openPage({ viewport: { width, height }, delayThumbsMs: 400 });
     // (Browser-side code as strings: this project's TypeScript has no DOM types.)
     await page.evaluate(`window.cls = 0;
       new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.cls += e.value; }).observe({ type: 'layout-shift', buffered: false });`);
@@ -186,6 +212,18 @@ describe.skipIf(!existsSync(chromiumPath))('gallery page in Chromium', () => {
     expect(layout).toEqual({ overflow: false, cards: N - 1 });
     const columns = new Set(before.map((r) => (JSON.parse(r) as { x: number }).x)).size;
     expect(columns).toBe(width > 1000 ? 6 : 2);
+    if (width < 1000) {
+      // Lazy: on a phone the 39 cards run ~20 screens tall; only those near the screen ask for their thumbnail.
+      expect(thumbs.size).toBeGreaterThan(0);
+      expect(thumbs.size).toBeLessThan(N - 1);
+      for (let y = 0; y < 20; y++) {
+        await page.evaluate('window.scrollBy(0, window.innerHeight)');
+        await page.waitForTimeout(50);
+      }
+      await page.waitForFunction("[...document.querySelectorAll('#grid .card img')].every((i) => i.complete && i.naturalWidth > 0)");
+      expect(thumbs.size).toBe(N - 1);
+      await page.evaluate('window.scrollTo(0, 0)');
+    }
     // The larger view fits the screen.
     await page.click('#grid .card >> nth=0');
     const box = await page.$eval('.viewer-box', (e) => ({ w: e.getBoundingClientRect().width, sw: e.scrollWidth, cw: e.clientWidth }));

@@ -1,7 +1,8 @@
 // A small scored image collection for the gallery tests: generated JPEGs,
 // two score files (a "student" with one error row, a "teacher"), and a
-// dataset.json with mean-only labels. Scores follow Gaussians on 1…10 so
-// each row's mean and std are what its distribution says.
+// dataset.json whose labels are vote counts per bin. Scores follow Gaussians
+// on 1…10 so each row's mean and std are what its distribution says; the true
+// distribution is the votes over their total, computed here.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -27,7 +28,10 @@ export interface Fixture {
   studentRows: FixtureRow[];
   teacherRows: FixtureRow[];
   errorPath: string;
+  /** True mean per path: Σ bin · votes / total, in float64. */
   labels: Map<string, number>;
+  /** True distribution per path: votes / total. */
+  labelDistributions: Map<string, number[]>;
 }
 
 function gaussian(m: number, s: number): number[] {
@@ -52,9 +56,10 @@ export async function makeFixture(dir: string, n: number, seed = 1): Promise<Fix
   const studentRows: FixtureRow[] = [];
   const teacherRows: FixtureRow[] = [];
   const labels = new Map<string, number>();
+  const labelDistributions = new Map<string, number[]>();
   const errorIndex = Math.min(5, n - 1);
   let errorPath = '';
-  const lines = { s: [header], t: [header], l: ['path,mean'] };
+  const lines = { s: [header], t: [header], l: [`path,${BINS.map((b) => `v${b}`).join(',')}`] };
   for (let i = 0; i < n; i++) {
     const path = `img/photo-${String(i).padStart(3, '0')}.jpg`;
     const w = 120 + Math.floor(rng.uniform() * 400);
@@ -63,8 +68,11 @@ export async function makeFixture(dir: string, n: number, seed = 1): Promise<Fix
     if (i === errorIndex) writeFileSync(join(dir, path), 'not a jpeg');
     else await sharp({ create: { width: w, height: h, channels: 3, background: colour } }).jpeg({ quality: 70 }).toFile(join(dir, path));
     const truth = 2 + rng.uniform() * 6;
-    labels.set(path, Number(truth.toFixed(3)));
-    lines.l.push(`${path},${truth.toFixed(3)}`);
+    const votes = gaussian(truth, 1.2).map((p) => Math.round(p * 200));
+    const total = votes.reduce((a, b) => a + b, 0);
+    labelDistributions.set(path, votes.map((v) => v / total));
+    labels.set(path, votes.reduce((a, v, k) => a + v * BINS[k]!, 0) / total);
+    lines.l.push(`${path},${votes.join(',')}`);
     if (i === errorIndex) {
       errorPath = path;
       lines.s.push(`${path},,,${BINS.map(() => '').join(',')},not-an-image: no image format recognised`);
@@ -83,6 +91,6 @@ export async function makeFixture(dir: string, n: number, seed = 1): Promise<Fix
   writeFileSync(teacher, teacherRows.map((r) => JSON.stringify({ ...r, error: null })).join('\n') + '\n');
   writeFileSync(join(dir, 'labels.csv'), `${lines.l.join('\n')}\n`);
   const dataset = join(dir, 'dataset.json');
-  writeFileSync(dataset, JSON.stringify({ name: 'gallery-test', labeled: { test: { format: 'csv', labels: 'labels.csv', images: '.', columns: { path: 'path', mean: 'mean' }, bins: BINS } } }));
-  return { dir, student, teacher, dataset, studentRows, teacherRows, errorPath, labels };
+  writeFileSync(dataset, JSON.stringify({ name: 'gallery-test', labeled: { test: { format: 'csv', labels: 'labels.csv', images: '.', columns: { path: 'path', histogram: BINS.map((b) => `v${b}`) }, counts: true, bins: BINS } } }));
+  return { dir, student, teacher, dataset, studentRows, teacherRows, errorPath, labels, labelDistributions };
 }

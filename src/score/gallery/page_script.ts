@@ -166,12 +166,24 @@ export const PAGE_SCRIPT = String.raw`// The gallery page. Classic script, no mo
     $('status').textContent = rows.length + ' images ' + G.M.models[state.m].name + ' could not score';
   }
 
-  function pairOf(a, b) {
-    for (var i = 0; i < G.M.pairs.length; i++) {
-      var p = G.M.pairs[i];
-      if ((p.a === a && p.b === b) || (p.a === b && p.b === a)) return p;
+  // Spearman over the points shown (ties at their average rank), so a path
+  // filter gets the SRCC of the images it leaves, not of all of them.
+  function ranks(v) {
+    var idx = v.map(function (_, i) { return i; }).sort(function (a, b) { return v[a] - v[b]; });
+    var r = new Array(v.length);
+    for (var i = 0; i < idx.length;) {
+      var j = i;
+      while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
+      for (var k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
+      i = j + 1;
     }
-    return null;
+    return r;
+  }
+  function spearman(xs, ys) {
+    if (xs.length < 2) return null;
+    var rx = ranks(xs), ry = ranks(ys), n = xs.length, mx = (n + 1) / 2, sxy = 0, sxx = 0, syy = 0;
+    for (var i = 0; i < n; i++) { sxy += (rx[i] - mx) * (ry[i] - mx); sxx += (rx[i] - mx) * (rx[i] - mx); syy += (ry[i] - mx) * (ry[i] - mx); }
+    return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
   }
 
   function renderCompare() {
@@ -184,7 +196,7 @@ export const PAGE_SCRIPT = String.raw`// The gallery page. Classic script, no mo
     if (!pts.length) { $('scatter').innerHTML = '<p>No image scored by both.</p>'; $('pairs').innerHTML = ''; return; }
     var pad = (hi - lo) * 0.05 || 0.5; lo -= pad; hi += pad;
     var S = 320, L = 40, x = function (v) { return L + ((v - lo) / (hi - lo)) * S; }, y = function (v) { return 10 + S - ((v - lo) / (hi - lo)) * S; };
-    var p = pairOf(a, b);
+    var rho = spearman(pts.map(function (t) { return t[1]; }), pts.map(function (t) { return t[2]; }));
     var svg = '<svg class="scatter" viewBox="0 0 ' + (S + L + 12) + ' ' + (S + 50) + '" data-points="' + pts.length + '">' +
       '<rect class="frame" x="' + L + '" y="10" width="' + S + '" height="' + S + '"></rect>' +
       '<line class="diag" x1="' + x(lo) + '" y1="' + y(lo) + '" x2="' + x(hi) + '" y2="' + y(hi) + '"></line>';
@@ -197,7 +209,7 @@ export const PAGE_SCRIPT = String.raw`// The gallery page. Classic script, no mo
     var many = pts.length > 4000;
     if (!many) for (i = 0; i < pts.length; i++) svg += '<circle class="pt" r="3" data-i="' + pts[i][0] + '" cx="' + x(pts[i][1]).toFixed(1) + '" cy="' + y(pts[i][2]).toFixed(1) + '"><title>' + esc(G.rows[pts[i][0]].p) + '</title></circle>';
     svg += '</svg>';
-    $('scatter').innerHTML = '<h2>' + esc(A.name) + ' vs ' + esc(B.name) + '</h2><p class="srcc">SRCC <b id="srcc">' + fmt(p ? p.srcc : null, 3) + '</b> over <span id="shared">' + pts.length + '</span> images both scored</p>' + (many ? '<div class="plot"><canvas width="' + (S + L + 12) * 2 + '" height="' + (S + 50) * 2 + '"></canvas>' + svg + '</div>' : svg);
+    $('scatter').innerHTML = '<h2>' + esc(A.name) + ' vs ' + esc(B.name) + '</h2><p class="srcc">SRCC <b id="srcc">' + fmt(rho, 3) + '</b> over <span id="shared">' + pts.length + '</span> images both scored</p>' + (many ? '<div class="plot"><canvas width="' + (S + L + 12) * 2 + '" height="' + (S + 50) * 2 + '"></canvas>' + svg + '</div>' : svg);
     if (many) {
       var cv = $('scatter').querySelector('canvas'), ctx = cv.getContext('2d');
       ctx.scale(2, 2); ctx.fillStyle = 'rgba(37,99,235,0.35)';
