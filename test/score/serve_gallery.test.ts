@@ -80,9 +80,11 @@ describe('cskd serve --gallery', () => {
     const bad = await call(port, 'POST', '/score', Buffer.from('not an image'));
     expect(bad.status).toBe(422);
     expect(bad.json<{ error: { kind: string } }>().error.kind).toBe('not-an-image');
-    // The gallery's three files so far are counted under their own route label.
-    const prom = promSamples((await call(port, 'GET', '/metrics')).body);
-    expect(prom.get('cskd_http_request_duration_seconds_count{route="gallery",status="200"}')).toBe(3);
+    // The gallery's three files so far are counted under their own route label
+    // (at each response's 'finish', which a streamed file may reach after the
+    // client has read it: hence the poll).
+    const galleryCount = async () => promSamples((await call(port, 'GET', '/metrics')).body).get('cskd_http_request_duration_seconds_count{route="gallery",status="200"}');
+    await expect.poll(galleryCount, { timeout: 5000, interval: 50 }).toBe(3);
   });
 
   it.each([
