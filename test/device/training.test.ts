@@ -3,13 +3,11 @@
 // the same phases on the CPU: losses, validation metrics and predictions
 // agree; a run checkpointed on the device resumes on the CPU; a non-finite
 // loss stops a phase on the device and keeps the last good checkpoint.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { FeatureLookup } from '../../src/clip/feature_store.js';
-import type { LabeledSplit } from '../../src/data/datasets.js';
 import { evalView } from '../../src/data/transforms.js';
 import { predict } from '../../src/eval/evaluate.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
@@ -22,7 +20,8 @@ import { distill } from '../../src/train/distill.js';
 import { finetune } from '../../src/train/finetune.js';
 import { PhaseStoppedError, type TrainEvent } from '../../src/train/loop.js';
 import { Rng } from '../../src/util/rng.js';
-import { encodePng, tempDir } from '../data/images.js';
+import { tempDir } from '../data/images.js';
+import { brightnessImage, labeledSplit } from '../helpers/labeled_images.js';
 import { DEVICE, expectDevice, maxRelative } from './helpers.js';
 
 // 4 patches + CLS = 5 tokens, width 16, one block: small enough for the emulation.
@@ -31,35 +30,11 @@ const bins = [1, 2, 3, 4, 5];
 const { dir, cleanup } = tempDir('cskd-device-train-');
 afterAll(cleanup);
 
-function makeImage(name: string, rng: Rng): { path: string; score: number } {
-  const level = rng.uniform();
-  const px: number[] = [];
-  for (let i = 0; i < 12 * 12; i++) {
-    const v = Math.max(0, Math.min(255, Math.round(255 * level + 30 * rng.normal())));
-    px.push(v, v, Math.round(v * 0.8));
-  }
-  const path = join(dir, `${name}.png`);
-  writeFileSync(path, encodePng(px, 12, 12, 2, 8));
-  return { path, score: 1 + 4 * level };
-}
-
-function split(name: string, imgs: { path: string; score: number }[]): LabeledSplit {
-  const samples = imgs.map((im, i) => ({
-    id: `${name}${i}`,
-    path: im.path,
-    distribution: Float64Array.from(bins, (b) => Math.exp(-0.5 * (b - im.score) ** 2)).map((v, _, a) => v / a.reduce((s, x) => s + x, 0)),
-    mean: im.score,
-    votes: null,
-    file: 'labels.csv',
-    line: i + 2,
-  }));
-  return { name, format: 'csv' as LabeledSplit['format'], bins, samples, issues: [] };
-}
 
 const rng = new Rng(5);
-const train = split('train', Array.from({ length: 8 }, (_, i) => makeImage(`t${i}`, rng)));
-const val = split('val', Array.from({ length: 4 }, (_, i) => makeImage(`v${i}`, rng)));
-const pool = Array.from({ length: 8 }, (_, i) => makeImage(`u${i}`, rng).path);
+const train = labeledSplit('train', Array.from({ length: 8 }, (_, i) => brightnessImage(dir, `t${i}`, rng, 12)), bins);
+const val = labeledSplit('val', Array.from({ length: 4 }, (_, i) => brightnessImage(dir, `v${i}`, rng, 12)), bins);
+const pool = Array.from({ length: 8 }, (_, i) => brightnessImage(dir, `u${i}`, rng, 12).path);
 const emb = new Map(pool.map((p) => [p, Float32Array.from({ length: 8 }, () => rng.normal())]));
 const features: FeatureLookup = { dim: 8, view: evalView(224), get: (p) => emb.get(p) ?? null };
 

@@ -1,10 +1,8 @@
 // Every phase end to end on a tiny config, on generated images: each loss falls.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import type { LabeledSplit } from '../../src/data/datasets.js';
 import { evalView } from '../../src/data/transforms.js';
 import { VIT_DEFAULTS, type VitConfig } from '../../src/nn/vit.js';
 import type { FeatureLookup } from '../../src/clip/feature_store.js';
@@ -14,36 +12,12 @@ import { finetune } from '../../src/train/finetune.js';
 import type { TrainEvent } from '../../src/train/loop.js';
 import { RunDir } from '../../src/run/run_dir.js';
 import { Rng } from '../../src/util/rng.js';
-import { encodePng, tempDir } from '../data/images.js';
+import { tempDir } from '../data/images.js';
+import { brightnessImage, labeledSplit } from '../helpers/labeled_images.js';
 
 const enc: VitConfig = { ...VIT_DEFAULTS, imgSize: 16, patchSize: 4, embedDim: 32, depth: 2, numHeads: 2 };
 const bins = [1, 2, 3, 4, 5];
 
-/** An image whose brightness sets its score; returns the path and the score in [1, 5]. */
-function makeImage(dir: string, name: string, rng: Rng): { path: string; score: number } {
-  const level = rng.uniform();
-  const px: number[] = [];
-  for (let i = 0; i < 20 * 20; i++) {
-    const v = Math.max(0, Math.min(255, Math.round(255 * level + 30 * rng.normal())));
-    px.push(v, v, Math.round(v * 0.8));
-  }
-  const path = join(dir, `${name}.png`);
-  writeFileSync(path, encodePng(px, 20, 20, 2, 8));
-  return { path, score: 1 + 4 * level };
-}
-
-function split(name: string, imgs: { path: string; score: number }[]): LabeledSplit {
-  const samples = imgs.map((im, i) => ({
-    id: `${name}${i}`,
-    path: im.path,
-    distribution: Float64Array.from(bins, (b) => Math.exp(-0.5 * (b - im.score) ** 2)).map((v, _, a) => v / a.reduce((s, x) => s + x, 0)),
-    mean: im.score,
-    votes: null,
-    file: 'labels.csv',
-    line: i + 2,
-  }));
-  return { name, format: 'csv' as LabeledSplit['format'], bins, samples, issues: [] };
-}
 
 function lossesOf(events: TrainEvent[], key: string): number[] {
   return events.filter((e): e is Extract<TrainEvent, { type: 'epoch' }> => e.type === 'epoch').map((e) => e.losses[key] as number);
@@ -54,9 +28,9 @@ describe('CSKD phases', () => {
     const { dir, cleanup } = tempDir('cskd-e2e-');
     try {
       const rng = new Rng(5);
-      const train = split('train', Array.from({ length: 24 }, (_, i) => makeImage(dir, `t${i}`, rng)));
-      const val = split('val', Array.from({ length: 8 }, (_, i) => makeImage(dir, `v${i}`, rng)));
-      const pool = Array.from({ length: 24 }, (_, i) => makeImage(dir, `u${i}`, rng).path);
+      const train = labeledSplit('train', Array.from({ length: 24 }, (_, i) => brightnessImage(dir, `t${i}`, rng, 20)), bins);
+      const val = labeledSplit('val', Array.from({ length: 8 }, (_, i) => brightnessImage(dir, `v${i}`, rng, 20)), bins);
+      const pool = Array.from({ length: 24 }, (_, i) => brightnessImage(dir, `u${i}`, rng, 20).path);
       // Stand-in "CLIP" embeddings: a fixed random vector per image.
       const emb = new Map(pool.map((p) => [p, Float32Array.from({ length: 16 }, () => rng.normal())]));
       const features: FeatureLookup = { dim: 16, view: evalView(224), get: (p) => emb.get(p) ?? null };
