@@ -98,7 +98,7 @@ export function registerGallery(program: Command): void {
           progress.update({ done: p.done });
         },
       });
-      (progress as ProgressReporter | null)?.finish(`thumbnails: ${summary.thumbnails.made} made, ${summary.thumbnails.reused} reused`);
+      (progress as ProgressReporter | null)?.finish('thumbnails done'); // clears the bar; the summary below says what was made
       // The summary is the result: stdout, under --quiet too.
       process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${summaryText(summary)}\n`);
     }),

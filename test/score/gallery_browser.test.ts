@@ -140,11 +140,11 @@ describe.skipIf(!existsSync(chromiumPath))('gallery page in Chromium', () => {
     await page.click('#grid .card >> nth=0');
     await page.waitForSelector('#viewer:not([hidden])');
     expect(await page.textContent('#viewer-body h2')).toBe(byError[0]);
-    const cells = await page.$$eval('#viewer-body table.dist tbody tr:first-child td', (els) => els.map((e) => e.textContent));
+    const cells = await page.$$eval('#viewer-body table.dist tbody td.pred', (els) => els.map((e) => e.textContent));
     const first = fx.studentRows.find((r) => r.path === byError[0])!;
     expect(cells).toEqual(first.distribution.map((p) => `${(r4(p) * 100).toFixed(1)}%`));
     // With labels, the true distribution beside the predicted one: the votes over their total.
-    const trueCells = await page.$$eval('#viewer-body table.dist tbody tr.truth td', (els) => els.map((e) => e.textContent));
+    const trueCells = await page.$$eval('#viewer-body table.dist tbody td.true', (els) => els.map((e) => e.textContent));
     expect(trueCells).toEqual(fx.labelDistributions.get(byError[0]!)!.map((p) => `${(r4(p) * 100).toFixed(1)}%`));
     expect(await page.$$eval('#viewer-body svg.big-hist rect.true', (els) => els.length)).toBe(BINS.length);
     await page.keyboard.press('ArrowRight');

@@ -252,12 +252,11 @@ export const PAGE_SCRIPT = String.raw`// The gallery page. Classic script, no mo
     if (r.l) models += '<tr class="truth"><th>true (' + esc(G.M.labeled.split) + ')</th><td>' + fmt(r.l[0]) + '</td></tr>';
     var dist = '';
     if (s) {
-      dist = '<div class="dist-wrap"><table class="dist"><thead><tr><th>score</th>';
-      for (var k = 0; k < G.M.bins.length; k++) dist += '<th>' + esc(G.M.bins[k]) + '</th>';
-      dist += '</tr></thead><tbody><tr><th>predicted</th>';
-      for (k = 0; k < G.M.bins.length; k++) dist += '<td>' + fmt(s[2][k] * 100, 1) + '%</td>';
-      dist += '</tr>';
-      if (r.l) { dist += '<tr class="truth"><th>true</th>'; for (k = 0; k < G.M.bins.length; k++) dist += '<td>' + fmt(r.l[1][k] * 100, 1) + '%</td>'; dist += '</tr>'; }
+      // One row per bin, so any number of bins fits the panel's width.
+      dist = '<div class="dist-wrap"><table class="dist"><thead><tr><th>score</th><th>predicted</th>' + (r.l ? '<th class="truth">true</th>' : '') + '</tr></thead><tbody>';
+      for (var k = 0; k < G.M.bins.length; k++) {
+        dist += '<tr><th>' + esc(G.M.bins[k]) + '</th><td class="pred">' + fmt(s[2][k] * 100, 1) + '%</td>' + (r.l ? '<td class="true">' + fmt(r.l[1][k] * 100, 1) + '%</td>' : '') + '</tr>';
+      }
       dist += '</tbody></table></div>';
     }
     var list = neighbours(), at = list.indexOf(i);

@@ -69,7 +69,8 @@ svg.scatter .lab { font-size: 12px; fill: var(--fg); text-anchor: middle; }
 .viewer-nav button { font: inherit; border: 1px solid var(--line); background: var(--bg); border-radius: 6px; padding: 4px 12px; cursor: pointer; }
 #viewer-body { display: grid; grid-template-columns: minmax(0, 3fr) minmax(260px, 2fr); gap: 18px; }
 .big { background: var(--bg); display: flex; align-items: center; justify-content: center; min-height: 240px; border-radius: 6px; overflow: hidden; }
-.big img { max-width: 100%; max-height: 70vh; display: block; }
+/* Small originals and thumbnails are drawn up to the panel, not left at their pixel size. */
+.big img { width: 100%; height: 100%; max-height: 70vh; min-height: 240px; object-fit: contain; display: block; }
 .info h2 { overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 13px; font-weight: 600; }
 .pos { color: var(--muted); margin: 0 0 8px; }
 table.models { border-collapse: collapse; margin-bottom: 10px; }
@@ -82,9 +83,10 @@ svg.big-hist { height: 110px; }
 .key { display: inline-block; width: 10px; height: 10px; vertical-align: -1px; margin-left: 8px; }
 .key.pred { background: var(--pred); }
 .key.true { border: 1.5px solid var(--true); }
-table.dist { border-collapse: collapse; font-size: 12px; width: 100%; font-variant-numeric: tabular-nums; }
+table.dist { border-collapse: collapse; font-size: 12px; width: 100%; max-width: 320px; font-variant-numeric: tabular-nums; }
+table.dist td.true, table.dist th.truth { color: var(--true); }
 table.dist th, table.dist td { padding: 2px 3px; text-align: right; border-bottom: 1px solid var(--line); }
-table.dist th:first-child { text-align: left; position: sticky; left: 0; background: #fff; }
+table.dist th:first-child { text-align: left; }
 .dist-wrap { overflow-x: auto; margin-top: 8px; }
 #drop-hint { position: fixed; inset: 12px; z-index: 20; border: 3px dashed var(--pred); border-radius: 12px; background: rgba(37, 99, 235, .08); display: flex; align-items: center; justify-content: center; font-size: 20px; color: var(--pred); pointer-events: none; }
 #drop-hint[hidden] { display: none; }
@@ -99,7 +101,7 @@ table.dist th:first-child { text-align: left; position: sticky; left: 0; backgro
   .viewer-box { border-radius: 0; height: 100%; }
   #viewer-body { grid-template-columns: minmax(0, 1fr); }
   .big { min-height: 160px; }
-  .big img { max-height: 45vh; }
+  .big img { max-height: 45vh; min-height: 160px; }
   .controls input[type="search"] { width: 100%; }
   .controls label.q { flex: 1 1 100%; }
 }
