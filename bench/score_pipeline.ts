@@ -20,12 +20,10 @@
 // benchmark.js, and this pipeline is asynchronous by nature.
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { STDLIB_PHOTO_PACKAGES } from '../src/data/demo.js';
 import { ScoreHead } from '../src/nn/heads.js';
 import { ParameterSet } from '../src/nn/parameters.js';
 import { vitConfig } from '../src/nn/registry.js';
@@ -33,6 +31,7 @@ import { VisionTransformer } from '../src/nn/vit.js';
 import { exportOnnx } from '../src/onnx/export.js';
 import { Scorer } from '../src/score/scorer.js';
 import { createServer } from '../src/score/server.js';
+import { stdlibPhotos } from './lib/photos.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,19 +59,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function photos(): string[] {
-  const require = createRequire(import.meta.url);
-  const found: string[] = [];
-  for (const pkg of STDLIB_PHOTO_PACKAGES) {
-    try {
-      found.push(require.resolve(`${pkg}/data/image.jpg`));
-    } catch {
-      // not installed
-    }
-  }
-  if (found.length === 0) throw new Error(`no photos: install one of ${STDLIB_PHOTO_PACKAGES.join(', ')}`);
-  return found;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cskd-bench-score-'));
@@ -93,7 +79,7 @@ async function main(): Promise<void> {
     const modelPath = join(dir, 'student.onnx');
     await exportOnnx(modelPath, { encoder: vit, head, preprocessing: { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] } });
     const scorer = await Scorer.load(modelPath, { threads, maxBatch: B });
-    const sources = photos();
+    const sources = stdlibPhotos();
     const paths = Array.from({ length: N }, (_, i) => sources[i % sources.length]!);
     const L = scorer.imageLength;
 

@@ -26,7 +26,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { STDLIB_PHOTO_PACKAGES } from '../src/data/demo.js';
 import { ScoreHead } from '../src/nn/heads.js';
 import { ParameterSet } from '../src/nn/parameters.js';
 import { vitConfig } from '../src/nn/registry.js';
@@ -35,6 +34,7 @@ import { exportOnnx } from '../src/onnx/export.js';
 import { PooledScorer } from '../src/score/pooled_scorer.js';
 import { Scorer } from '../src/score/scorer.js';
 import { createServer, type ImageScorer } from '../src/score/server.js';
+import { stdlibPhotos } from './lib/photos.js';
 
 const { values } = parseArgs({
   options: {
@@ -76,19 +76,6 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-function photos(): string[] {
-  const require = createRequire(import.meta.url);
-  const found: string[] = [];
-  for (const pkg of STDLIB_PHOTO_PACKAGES) {
-    try {
-      found.push(require.resolve(`${pkg}/data/image.jpg`));
-    } catch {
-      // not installed
-    }
-  }
-  if (found.length === 0) throw new Error(`no photos: install one of ${STDLIB_PHOTO_PACKAGES.join(', ')}`);
-  return found;
-}
 
 async function exportModel(name: string, path: string): Promise<void> {
   const config = vitConfig(name);
@@ -326,7 +313,7 @@ async function bench(): Promise<void> {
   try {
     const modelFile = join(dir, 'student.onnx');
     await exportModel(values.model, modelFile);
-    const bodies = photos().map((p) => readFileSync(p));
+    const bodies = stdlibPhotos().map((p) => readFileSync(p));
     const duration = Number(values.duration);
     const levels = values.concurrency.split(',').map(Number);
     const rows: LoadRow[] = [];

@@ -3,7 +3,7 @@
 // dataset.json whose labels are vote counts per bin. Scores follow Gaussians
 // on 1…10 so each row's mean and std are what its distribution says; the true
 // distribution is the votes over their total, computed here.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import sharp from 'sharp';
@@ -93,4 +93,16 @@ export async function makeFixture(dir: string, n: number, seed = 1): Promise<Fix
   const dataset = join(dir, 'dataset.json');
   writeFileSync(dataset, JSON.stringify({ name: 'gallery-test', labeled: { test: { format: 'csv', labels: 'labels.csv', images: '.', columns: { path: 'path', histogram: BINS.map((b) => `v${b}`) }, counts: true, bins: BINS } } }));
   return { dir, student, teacher, dataset, studentRows, teacherRows, errorPath, labels, labelDistributions };
+}
+
+/**
+ * What a walk out of the served roots would reach: secret.jpg and secret.js
+ * in `root` (outside the images folder and the site), and symlinks to them
+ * from inside both (images/img/link-out.jpg, site/assets/link-out.js).
+ */
+export function plantWalkOuts(root: string, images: string, site: string): void {
+  writeFileSync(join(root, 'secret.jpg'), 'secret');
+  writeFileSync(join(root, 'secret.js'), 'secret');
+  symlinkSync(join(root, 'secret.jpg'), join(images, 'img', 'link-out.jpg'));
+  symlinkSync(join(root, 'secret.js'), join(site, 'assets', 'link-out.js'));
 }

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGallery } from '../../src/score/gallery/build.js';
 import { createGalleryHandler } from '../../src/score/gallery/handler.js';
 import { tempDir } from '../data/images.js';
-import { type Fixture, makeFixture } from './gallery_fixtures.js';
+import { type Fixture, makeFixture, plantWalkOuts } from './gallery_fixtures.js';
 
 let tmp: { dir: string; cleanup: () => void };
 let fx: Fixture;
@@ -40,10 +40,7 @@ beforeAll(async () => {
   fx = await makeFixture(images, 8);
   await buildGallery({ scores: [fx.student], images, out: join(tmp.dir, 'site') });
   // Outside both roots: what a walk out would reach.
-  writeFileSync(join(tmp.dir, 'secret.jpg'), 'secret');
-  writeFileSync(join(tmp.dir, 'secret.js'), 'secret');
-  symlinkSync(join(tmp.dir, 'secret.jpg'), join(images, 'img', 'link-out.jpg'));
-  symlinkSync(join(tmp.dir, 'secret.js'), join(tmp.dir, 'site', 'assets', 'link-out.js'));
+  plantWalkOuts(tmp.dir, images, join(tmp.dir, 'site'));
   symlinkSync(tmp.dir, join(images, 'img', 'dir-out'));
   // A symlink that stays inside the root is just another name for an image there.
   symlinkSync(join(images, 'img', 'photo-000.jpg'), join(images, 'img', 'link-in.jpg'));

@@ -4,7 +4,7 @@
 // same answers as Scorer.score), and every walk-out path gets 404 through the
 // real service, sent as raw request paths (a URL parser would normalise '..'
 // away before the server saw it). Each walk-out targets a file that exists.
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
@@ -15,7 +15,7 @@ import { Scorer, type Score } from '../../src/score/scorer.js';
 import { createServer, type ScoreServer } from '../../src/score/server.js';
 import { tempDir } from '../data/images.js';
 import { tinyModel } from './fixtures.js';
-import { type Fixture, makeFixture } from './gallery_fixtures.js';
+import { type Fixture, makeFixture, plantWalkOuts } from './gallery_fixtures.js';
 import { call, promSamples } from './serve_client.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -43,10 +43,7 @@ beforeAll(async () => {
   mkdirSync(images);
   fx = await makeFixture(images, 6);
   await buildGallery({ scores: [fx.student], images, out: join(tmp.dir, 'site') });
-  writeFileSync(join(tmp.dir, 'secret.jpg'), 'secret');
-  writeFileSync(join(tmp.dir, 'secret.js'), 'secret');
-  symlinkSync(join(tmp.dir, 'secret.jpg'), join(images, 'img', 'link-out.jpg'));
-  symlinkSync(join(tmp.dir, 'secret.js'), join(tmp.dir, 'site', 'assets', 'link-out.js'));
+  plantWalkOuts(tmp.dir, images, join(tmp.dir, 'site'));
   scorer = await Scorer.load(await tinyModel(tmp.dir), { threads: 1 });
   srv = createServer(scorer, { gallery: { dir: join(tmp.dir, 'site'), imagesRoot: images } });
   port = (await srv.listen(0, '127.0.0.1')).port;
