@@ -6,4 +6,3 @@ export * from './elementwise.js';
 export * from './embedding.js';
 export * from './losses.js';
 export * from './optim.js';
-export * from './finite.js';

@@ -15,8 +15,8 @@ interface Common {
   gradScale?: number;
   /**
    * A one-element tensor on the tensors' device that receives the loss; the
-   * call then returns undefined and does not wait for the device (check it
-   * with a FiniteCheck, read it once per step). Without it, the loss is
+   * call then returns undefined and does not wait for the device (a LossSlot
+   * reads it once per step). Without it, the loss is
    * returned, which on a device means a synchronisation.
    */
   into?: Tensor;
