@@ -299,9 +299,18 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
     const url = new URL(req.url ?? '/', 'http://localhost');
     let route = routeOf(url.pathname);
     metrics.request(route === 'other' && gallery ? 'gallery' : route);
-    res.once('finish', () => metrics.finished(route, res.statusCode, (performance.now() - t0) / 1e3));
+    let counted = false;
+    const finished = () => {
+      if (counted) return;
+      counted = true;
+      metrics.finished(route, res.statusCode, (performance.now() - t0) / 1e3);
+    };
+    res.once('finish', finished);
     res.once('close', () => {
-      if (res.writableFinished) return;
+      // A client that closes once it has read the whole response can beat
+      // 'finish' (a streamed file): the response was ended, so it counts as
+      // answered, not as an abort.
+      if (res.writableFinished || res.writableEnded) return finished();
       metrics.aborted(route);
       ctl.abort(new HttpError(499, 'aborted', 'the client closed the connection'));
     });
