@@ -4,6 +4,7 @@ import { RunDir } from '../run/run_dir.js';
 import { loadTrainConfig } from '../train/config.js';
 import { clipFeatures } from '../train/features.js';
 import { configBaseDir, train } from '../train/pipeline.js';
+import { formatProbeTable } from '../train/probe_run.js';
 import { action, addJsonOption, globals } from './options.js';
 import { phaseCommand } from './phase_args.js';
 import { formatResultTable } from './table.js';
@@ -20,8 +21,12 @@ export function registerTrain(program: Command): void {
         onEvent: printTrainEvents({ quiet: globals(cmd).quiet === true }),
         ...(opts.runDir ? { runDir: new RunDir(opts.runDir) } : {}),
       });
-      if (opts.json) process.stdout.write(`${JSON.stringify({ runDir: result.runDir.path, results: result.rows }, null, 2)}\n`);
-      else process.stdout.write(`${formatResultTable(result.rows)}\n\nrun directory: ${result.runDir.path}\nstudent: ${result.runDir.model('student', 'onnx')}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ runDir: result.runDir.path, results: result.rows, probes: result.probes }, null, 2)}\n`);
+      else {
+        // The probe table beside the scores: whether the frozen encoder knew the labels and how much alignment passed on.
+        const probe = result.probes.length > 0 ? `\n\nTransfer probe after phase 1 (ridge from pooled features to the mean score, fitted on the train split; bootstrap 95% interval):\n${formatProbeTable(result.probes)}` : '';
+        process.stdout.write(`${formatResultTable(result.rows)}${probe}\n\nrun directory: ${result.runDir.path}\nstudent: ${result.runDir.model('student', 'onnx')}\n`);
+      }
     }),
   );
 }
