@@ -9,7 +9,8 @@ export type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 export interface Communicator {
   readonly rank: number;
   readonly size: number;
-  readonly backend: 'local' | 'mpi';
+  /** 'nccl': device tensors travel by NCCL, the rest by MPI (docs/distributed.md). */
+  readonly backend: 'local' | 'mpi' | 'nccl';
   /** Numbers the collectives that follow (a training step, an epoch); every rank must agree. */
   setStep(step: number): void;
   /** Sums x over the ranks, in place. `label` names the call site in mismatch messages. */

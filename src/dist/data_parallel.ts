@@ -3,7 +3,7 @@
 // gradient is scaled by local/global count, so the summed gradient is the
 // single-process mean; global decisions (is every loss finite? how many
 // images did each rank see?) are reduced, never taken alone.
-import type { Tensor } from '../tensor/tensor.js';
+import type { Device, Tensor } from '../tensor/tensor.js';
 import type { Communicator } from './communicator.js';
 
 /** Rows [start, end) of a global batch of `global` that `rank` of `size` takes (sizes differ by at most one). */
@@ -47,6 +47,12 @@ export interface DistEvent {
   imagesPerRank: number[];
 }
 
-export function distEvent(comm: Communicator, imagesPerRank: number[]): DistEvent {
-  return { event: 'dist', worldSize: comm.size, backend: 'mpi', imagesPerRank };
+/**
+ * The backend is the world's (comm.backend): 'nccl' when device tensors travel
+ * by NCCL. Pass the gradients' device, and CPU gradients in an NCCL world
+ * (which go by MPI) say 'mpi'.
+ */
+export function distEvent(comm: Communicator, imagesPerRank: number[], gradientDevice?: Device): DistEvent {
+  const backend = comm.backend === 'nccl' && gradientDevice !== 'cpu' ? 'nccl' : 'mpi';
+  return { event: 'dist', worldSize: comm.size, backend, imagesPerRank };
 }
