@@ -96,15 +96,17 @@ export interface NativeAddon {
     M: number, N: number, K: number, transA: boolean, transB: boolean,
     alpha: number, beta: number, lda: number, ldb: number, ldc: number,
     batch: number, strideA: number, strideB: number, strideC: number,
+    /** bf16 operands, float32 accumulation (device only; refused on the CPU). */
+    bf16?: boolean,
   ): void;
 
   attentionForward(
     q: F32, k: F32, v: F32, out: F32, lse: F32,
-    dims: Float64Array, qkvStrides: Float64Array, outStrides: Float64Array, scale: number,
+    dims: Float64Array, qkvStrides: Float64Array, outStrides: Float64Array, scale: number, bf16?: boolean,
   ): void;
   attentionBackward(
     q: F32, k: F32, v: F32, out: F32, dout: F32, lse: F32, dq: F32, dk: F32, dv: F32,
-    dims: Float64Array, qkvStrides: Float64Array, outStrides: Float64Array, scale: number,
+    dims: Float64Array, qkvStrides: Float64Array, outStrides: Float64Array, scale: number, bf16?: boolean,
   ): void;
   attentionStats(
     q: F32, k: F32, distance: F32, entropy: F32,

@@ -118,6 +118,11 @@ class Args {
     return v.As<Napi::Boolean>().Value();
   }
 
+  // A boolean that may be left out (undefined: false).
+  bool optionalFlag(size_t i, const char* name) const {
+    return info_[i].IsUndefined() ? false : flag(i, name);
+  }
+
   [[noreturn]] void fail(const std::string& what, bool type) const {
     std::string msg = std::string(op_) + ": " + what;
     if (type) throw Napi::TypeError::New(info_.Env(), msg);
@@ -175,6 +180,16 @@ inline int64_t stridedExtent(int64_t B, int64_t H, int64_t N, int64_t D, int64_t
   } while (0)
 #endif
 
+// The trailing `bf16` argument of gemm and attention: run on the bf16 tensor-core
+// kernels (operands rounded to bf16, float32 accumulation). Only a device has
+// them; on the CPU it is refused rather than silently run in float32.
+inline bool bf16Arg(const Args& a, size_t i) {
+  const bool bf16 = a.optionalFlag(i, "bf16");
+  if (bf16 && !a.onDevice())
+    a.fail("bf16 runs only on a CUDA device (the tensors are on the cpu)", false);
+  return bf16;
+}
+
 using Registrar = void (*)(Napi::Env, Napi::Object);
 // Each op family's file defines one of these; addon.cc calls them all.
 void registerMemory(Napi::Env env, Napi::Object exports);
@@ -188,6 +203,7 @@ void registerLosses(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerResample(Napi::Env env, Napi::Object exports);
 void registerDevice(Napi::Env env, Napi::Object exports);
+void registerNccl(Napi::Env env, Napi::Object exports);
 
 #ifdef CSKD_HAVE_CUDA
 // Counts the binding's device kernel calls (what deviceStats reports on a

@@ -34,7 +34,13 @@ cpu::AttentionParams readShape(const Args& a, size_t dimsAt, size_t qkvAt, size_
   return p;
 }
 
-// attentionForward(q, k, v, out, lse, dims, qkvStrides, outStrides, scale)
+#ifdef CSKD_HAVE_CUDA
+cuda::AttentionPrecision precision(bool bf16) {
+  return bf16 ? cuda::AttentionPrecision::Bf16 : cuda::AttentionPrecision::Fp32;
+}
+#endif
+
+// attentionForward(q, k, v, out, lse, dims, qkvStrides, outStrides, scale, bf16)
 Napi::Value Forward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionForward");
   cpu::AttentionParams p = readShape(a, 5, 6, 7, 8);
@@ -45,11 +51,15 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   p.v = a.f32(2, nq, "v");
   p.out = a.f32(3, no, "out");
   p.lse = a.f32(4, p.B * p.H * p.N, "lse");
-  CSKD_DISPATCH(a, cuda::attentionForward(p, a.stream()), cpu::attentionForward(p));
+  const bool bf16 = bf16Arg(a, 9);
+  (void)bf16;
+  CSKD_DISPATCH(a, cuda::attentionForward(p, a.stream(), precision(bf16)),
+                cpu::attentionForward(p));
   return info.Env().Undefined();
 }
 
-// attentionBackward(q, k, v, out, dout, lse, dq, dk, dv, dims, qkvStrides, outStrides, scale)
+// attentionBackward(q, k, v, out, dout, lse, dq, dk, dv, dims, qkvStrides, outStrides, scale,
+//                   bf16)
 Napi::Value Backward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionBackward");
   cpu::AttentionParams p = readShape(a, 9, 10, 11, 12);
@@ -64,7 +74,10 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   p.dq = a.f32(6, nq, "dq");
   p.dk = a.f32(7, nq, "dk");
   p.dv = a.f32(8, nq, "dv");
-  CSKD_DISPATCH(a, cuda::attentionBackward(p, a.stream()), cpu::attentionBackward(p));
+  const bool bf16 = bf16Arg(a, 13);
+  (void)bf16;
+  CSKD_DISPATCH(a, cuda::attentionBackward(p, a.stream(), precision(bf16)),
+                cpu::attentionBackward(p));
   return info.Env().Undefined();
 }
 

@@ -14,7 +14,7 @@ int64_t extent(int64_t rows, int64_t cols, int64_t ld) {
 }
 
 // gemm(A, B, C, bias, M, N, K, transA, transB, alpha, beta, lda, ldb, ldc,
-//      batch, strideA, strideB, strideC)
+//      batch, strideA, strideB, strideC, bf16)
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Args a(info, "gemm");
   cpu::GemmParams p;
@@ -44,8 +44,13 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   p.B = a.f32(1, lastB + needB, "B");
   p.C = a.f32(2, lastC + extent(p.M, p.N, p.ldc), "C");
   p.bias = a.f32(3, p.N, "bias", true);
-  // On a device: float32, cuBLASLt where it loads and our kernel otherwise.
-  CSKD_DISPATCH(a, cuda::gemm(p, cuda::GemmPrecision::Fp32, a.stream()), cpu::gemm(p));
+  // On a device: cuBLASLt where it loads and our kernel otherwise, in float32
+  // or (bf16) with bf16 operands and float32 accumulation.
+  const bool bf16 = bf16Arg(a, 18);
+  (void)bf16;  // unused in a build without CUDA
+  CSKD_DISPATCH(
+      a, cuda::gemm(p, bf16 ? cuda::GemmPrecision::Bf16 : cuda::GemmPrecision::Fp32, a.stream()),
+      cpu::gemm(p));
   return info.Env().Undefined();
 }
 

@@ -49,6 +49,11 @@ export function deviceOption(what = "where to run: 'cpu', 'cuda' (device 0) or '
   return new Option('--device <device>', what).argParser(deviceName);
 }
 
+/** --precision for the commands that train: the GEMMs' and attention's arithmetic (bf16 on a CUDA device only). */
+export function precisionOption(): Option {
+  return new Option('--precision <precision>', "GEMMs and attention in 'fp32' or 'bf16' (a CUDA device only; default: the config's precision)").choices(['fp32', 'bf16']);
+}
+
 /** The options every command has, set on the program (see main.ts). */
 export interface GlobalOptions {
   quiet?: boolean;

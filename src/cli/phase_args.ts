@@ -3,11 +3,12 @@
 import type { Command } from 'commander';
 
 import { RunDir } from '../run/run_dir.js';
-import { loadTrainConfig } from '../train/config.js';
+import type { Precision } from '../ops/precision.js';
+import { type TrainConfig, loadTrainConfig } from '../train/config.js';
 import { clipFeatures } from '../train/features.js';
 import { type RunContext, configBaseDir, prepareRun } from '../train/pipeline.js';
 import { printTrainEvents } from './train_output.js';
-import { deviceOption, globals } from './options.js';
+import { deviceOption, globals, precisionOption } from './options.js';
 
 /** The config argument and --run-dir, added to a phase command. */
 export function phaseCommand(program: Command, name: string, description: string): Command {
@@ -16,12 +17,19 @@ export function phaseCommand(program: Command, name: string, description: string
     .description(description)
     .argument('<config>', 'training config, .json or .yaml (docs/training.md)')
     .option('--run-dir <dir>', 'continue in this run directory (resumes from its last checkpoints); default: a new one under config.output')
-    .addOption(deviceOption("where to train: 'cpu', 'cuda' (device 0) or 'cuda:N' (default: the config's device)"));
+    .addOption(deviceOption("where to train: 'cpu', 'cuda' (device 0) or 'cuda:N' (default: the config's device)"))
+    .addOption(precisionOption());
 }
 
-export async function preparePhaseRun(configPath: string, opts: { runDir?: string; device?: string }, cmd: Command): Promise<RunContext> {
-  const config = loadTrainConfig(configPath);
+/** The command line's --device and --precision over the config's. */
+export function applyDeviceOptions(config: TrainConfig, opts: { device?: string; precision?: string }): TrainConfig {
   if (opts.device) config.device = opts.device;
+  if (opts.precision) config.precision = opts.precision as Precision;
+  return config;
+}
+
+export async function preparePhaseRun(configPath: string, opts: { runDir?: string; device?: string; precision?: string }, cmd: Command): Promise<RunContext> {
+  const config = applyDeviceOptions(loadTrainConfig(configPath), opts);
   return prepareRun(config, {
     baseDir: configBaseDir(configPath),
     features: clipFeatures,

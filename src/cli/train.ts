@@ -6,15 +6,14 @@ import { clipFeatures } from '../train/features.js';
 import { configBaseDir, train } from '../train/pipeline.js';
 import { formatProbeTable } from '../train/probe_run.js';
 import { action, addJsonOption, globals } from './options.js';
-import { phaseCommand } from './phase_args.js';
+import { applyDeviceOptions, phaseCommand } from './phase_args.js';
 import { formatResultTable } from './table.js';
 import { printTrainEvents } from './train_output.js';
 
 export function registerTrain(program: Command): void {
   addJsonOption(phaseCommand(program, 'train', 'every phase from one config: both alignments, the teacher, the student and the baselines, then scores on the test split')).action(
-    action(async (configPath: string, opts: { runDir?: string; device?: string; json?: boolean }, cmd: Command) => {
-      const config = loadTrainConfig(configPath);
-      if (opts.device) config.device = opts.device;
+    action(async (configPath: string, opts: { runDir?: string; device?: string; precision?: string; json?: boolean }, cmd: Command) => {
+      const config = applyDeviceOptions(loadTrainConfig(configPath), opts);
       const result = await train(config, {
         baseDir: configBaseDir(configPath),
         features: clipFeatures,

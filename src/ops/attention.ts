@@ -4,6 +4,7 @@
 import { native } from '../native.js';
 import { expectSameDevice, expectPositiveInt, expectShape, shapeString } from '../tensor/check.js';
 import { type Tensor, subrange } from '../tensor/tensor.js';
+import { bf16 } from './precision.js';
 
 interface Layout {
   dims: Float64Array;
@@ -52,7 +53,7 @@ export function attentionForward(t: AttentionTensors, scale?: number): void {
   for (const name of ['k', 'v', 'out'] as const) expectShape(op, name, t[name], [B, H, N, D]);
   expectShape(op, 'lse', t.lse, [B, H, N]);
   const L = separateLayout(B, H, N, D);
-  native.attentionForward(t.q.storage, t.k.storage, t.v.storage, t.out.storage, t.lse.storage, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale));
+  native.attentionForward(t.q.storage, t.k.storage, t.v.storage, t.out.storage, t.lse.storage, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale), bf16());
 }
 
 export interface AttentionGrads {
@@ -73,7 +74,7 @@ export function attentionBackward(t: AttentionTensors, g: AttentionGrads, scale?
   const L = separateLayout(B, H, N, D);
   native.attentionBackward(
     t.q.storage, t.k.storage, t.v.storage, t.out.storage, g.dout.storage, t.lse.storage, g.dq.storage, g.dk.storage, g.dv.storage,
-    L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale),
+    L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale), bf16(),
   );
 }
 
@@ -93,7 +94,7 @@ export function attentionForwardPacked(qkv: Tensor, heads: number, out: Tensor, 
   expectShape(op, 'lse', lse, [B, H, N]);
   const L = packedLayout(B, H, N, D);
   const d = qkv.storage;
-  native.attentionForward(subrange(d, L.qOff), subrange(d, L.kOff), subrange(d, L.vOff), out.storage, lse.storage, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale));
+  native.attentionForward(subrange(d, L.qOff), subrange(d, L.kOff), subrange(d, L.vOff), out.storage, lse.storage, L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale), bf16());
 }
 
 /** Backward of attentionForwardPacked; writes the whole dqkv [B, N, 3C]. */
@@ -112,7 +113,7 @@ export function attentionBackwardPacked(
   const g = dqkv.storage;
   native.attentionBackward(
     subrange(d, L.qOff), subrange(d, L.kOff), subrange(d, L.vOff), out.storage, dout.storage, lse.storage,
-    subrange(g, L.qOff), subrange(g, L.kOff), subrange(g, L.vOff), L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale),
+    subrange(g, L.qOff), subrange(g, L.kOff), subrange(g, L.vOff), L.dims, L.qkvStrides, L.outStrides, defaultScale(D, scale), bf16(),
   );
 }
 

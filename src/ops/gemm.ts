@@ -2,6 +2,7 @@
 import { native } from '../native.js';
 import { expectSameDevice, expectShape, shapeString } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { bf16 } from './precision.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -45,7 +46,7 @@ export function matmul(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOptions = 
     );
   }
   if (bias) expectShape(op, 'bias', bias, [N]);
-  native.gemm(a.storage, b.storage, out.storage, bias ? bias.storage : null, M, N, K, transA, transB, alpha, beta, ac, bc, N, batch, sA, sB, M * N);
+  native.gemm(a.storage, b.storage, out.storage, bias ? bias.storage : null, M, N, K, transA, transB, alpha, beta, ac, bc, N, batch, sA, sB, M * N, bf16());
   return out;
 }
 
@@ -65,7 +66,7 @@ export function linearForward(x: Tensor, weight: Tensor, bias: Tensor | null, y:
   }
   if (bias) expectShape(op, 'bias', bias, [outF]);
   const M = rows(x);
-  native.gemm(x.storage, weight.storage, y.storage, bias ? bias.storage : null, M, outF, inF, false, true, 1, 0, inF, inF, outF, 1, 0, 0, 0);
+  native.gemm(x.storage, weight.storage, y.storage, bias ? bias.storage : null, M, outF, inF, false, true, 1, 0, inF, inF, outF, 1, 0, 0, 0, bf16());
   return y;
 }
 
@@ -90,9 +91,9 @@ export function linearBackward(x: Tensor, weight: Tensor, dy: Tensor, g: LinearG
   expectShape(op, 'dweight', g.dweight, [outF, inF]);
   if (g.dx) {
     if (g.dx.size !== x.size) throw new RangeError(`${op}: dx ${shapeString(g.dx.shape)} does not match x ${shapeString(x.shape)}`);
-    native.gemm(dy.storage, weight.storage, g.dx.storage, null, M, inF, outF, false, false, 1, g.accumulateDx ? 1 : 0, outF, inF, inF, 1, 0, 0, 0);
+    native.gemm(dy.storage, weight.storage, g.dx.storage, null, M, inF, outF, false, false, 1, g.accumulateDx ? 1 : 0, outF, inF, inF, 1, 0, 0, 0, bf16());
   }
-  native.gemm(dy.storage, x.storage, g.dweight.storage, null, outF, inF, M, true, false, 1, 1, outF, inF, inF, 1, 0, 0, 0);
+  native.gemm(dy.storage, x.storage, g.dweight.storage, null, outF, inF, M, true, false, 1, 1, outF, inF, inF, 1, 0, 0, 0, bf16());
   if (g.dbias) {
     expectShape(op, 'dbias', g.dbias, [outF]);
     native.biasGradient(dy.storage, g.dbias.storage, M, outF, true);

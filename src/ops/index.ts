@@ -6,3 +6,4 @@ export * from './elementwise.js';
 export * from './embedding.js';
 export * from './losses.js';
 export * from './optim.js';
+export * from './precision.js';

@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import type { AlignKind } from '../ops/losses.js';
+import type { Precision } from '../ops/precision.js';
 import type { AlignTargets } from './align_targets.js';
 
 export interface PhaseConfig {
@@ -23,6 +24,8 @@ export interface TrainConfig {
   seed: number;
   /** Where every phase trains and evaluates: 'cpu', 'cuda' (device 0) or 'cuda:N'. */
   device: string;
+  /** GEMMs and attention in float32 or bf16 (a CUDA device only; src/ops/precision.ts). */
+  precision: Precision;
   /** Where run directories are created. */
   output: string;
   /** Dataset config (labeled splits and the unlabeled pool), see docs/data.md. */
@@ -68,6 +71,7 @@ const phase = (epochs: number, lr: number, batchSize: number): PhaseConfig => ({
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 0,
   device: 'cpu',
+  precision: 'fp32',
   output: 'runs',
   data: '',
   splits: { train: 'train', val: 'val', test: 'test' },
@@ -117,6 +121,7 @@ const phaseChecks: Record<keyof PhaseConfig, Check> = {
 const SCHEMA: Record<string, Check | Record<string, Check>> = {
   seed: nonNegativeInt,
   device,
+  precision: oneOf('fp32', 'bf16'),
   output: text,
   data: text,
   splits: { train: text, val: orNull(text), test: orNull(text) },
@@ -176,6 +181,7 @@ export function resolveTrainConfig(raw: unknown, source = 'config', base: TrainC
       }
     }
   }
+  if (out['precision'] === 'bf16' && out['device'] === 'cpu') problems.push("'precision' bf16 needs a CUDA device ('device': 'cuda' or 'cuda:N'); the CPU kernels are float32");
   if (!out['data']) problems.push("'data' must name a dataset config file, got nothing");
   if (problems.length > 0) throw new ConfigError(source, problems);
   return out as unknown as TrainConfig;

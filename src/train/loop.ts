@@ -5,6 +5,7 @@
 // that keeps the last good checkpoint.
 import { existsSync } from 'node:fs';
 
+import { type Precision, withPrecision } from '../ops/precision.js';
 import { AdamW } from '../optim/adamw.js';
 import { Ema } from '../optim/ema.js';
 import { cosineLr, layerDecayScale } from '../optim/schedule.js';
@@ -29,6 +30,8 @@ export interface PhaseSettings {
   emaDecay?: number | null;
   /** Save the last checkpoint every N steps (and at every epoch end). Default 50. */
   checkpointEvery?: number;
+  /** The training step's GEMMs and attention (src/ops/precision.ts); validation stays float32. Default 'fp32'. */
+  precision?: Precision;
 }
 
 export interface PhaseBatch {
@@ -89,6 +92,8 @@ interface Position {
 export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promise<PhaseResult> {
   const s = spec.settings;
   const { model, runDir, name } = spec;
+  const precision = s.precision ?? 'fp32';
+  if (precision === 'bf16' && model.device === 'cpu') throw new RangeError(`${name}: precision bf16 needs a CUDA device; the model is on the cpu (the CPU kernels are float32)`);
   const depth = model.config.encoder.depth;
   const opt = new AdamW(model.params, {
     lr: s.lr,
@@ -137,7 +142,7 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
       model.params.zeroGrad();
       const lr = cosineLr(schedule, opt.step);
       try {
-        losses = spec.step(batch, arena);
+        losses = withPrecision(precision, () => spec.step(batch, arena));
         opt.update(lr);
       } catch (e) {
         // The loss ops and AdamW both throw before the weights change.

@@ -15,6 +15,7 @@ import type { ScoreReport } from '../eval/metrics.js';
 import { importClipVision } from '../nn/clip.js';
 import { vitConfig } from '../nn/registry.js';
 import type { VitConfig } from '../nn/vit.js';
+import type { Precision } from '../ops/precision.js';
 import { exportOnnx } from '../onnx/export.js';
 import { saveModel } from '../model/io.js';
 import type { Model } from '../model/model.js';
@@ -55,8 +56,9 @@ export interface TrainResult {
   probes: ProbeRow[];
 }
 
-function settings(p: PhaseConfig): PhaseSettings {
+function settings(p: PhaseConfig, precision: Precision): PhaseSettings {
   return {
+    precision,
     epochs: p.epochs,
     lr: p.lr,
     weightDecay: p.weightDecay,
@@ -127,7 +129,7 @@ function common(ctx: RunContext, name: PhaseName, p: PhaseConfig, seedOffset: nu
     runDir: ctx.runDir,
     seed: ctx.config.seed * 1000 + seedOffset,
     batchSize: p.batchSize,
-    settings: settings(p),
+    settings: settings(p, ctx.config.precision),
     device: parseDevice(ctx.config.device),
     cache: ctx.cache,
     ...(ctx.options.onEvent ? { onEvent: ctx.options.onEvent } : {}),

@@ -32,6 +32,13 @@ describe('train config', () => {
     expect(err?.message).toMatch(/^my\.yaml: invalid config:/);
   });
 
+  it('takes precision fp32 or bf16, and bf16 only with a CUDA device', () => {
+    expect(resolveTrainConfig({ data: 'd.json' }).precision).toBe('fp32');
+    expect(resolveTrainConfig({ data: 'd.json', device: 'cuda:1', precision: 'bf16' }).precision).toBe('bf16');
+    expect(() => resolveTrainConfig({ data: 'd.json', precision: 'fp16' })).toThrow(/'precision' must be one of 'fp32', 'bf16', got "fp16"/);
+    expect(() => resolveTrainConfig({ data: 'd.json', precision: 'bf16' })).toThrow(/'precision' bf16 needs a CUDA device/);
+  });
+
   it('reads YAML and JSON files and reports unreadable ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cskd-cfg-'));
     writeFileSync(join(dir, 'a.yaml'), 'data: d.json\nseed: 3\nalign:\n  epochs: 2\n');
