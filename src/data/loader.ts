@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 
 import { type DecodeOptions, type KnownHeader, type SourceImage, openImage, preResize, renderView } from './decode.js';
 import { ImageFileError } from './errors.js';
+import { rankSlice } from '../dist/data_parallel.js';
 import { Rng } from '../util/rng.js';
 import { validateViewSpec, type ViewSpec } from './transforms.js';
 
@@ -41,6 +42,16 @@ export interface LoaderOptions extends DecodeOptions {
    * ImageCache); one cache can serve several loaders. Default: none.
    */
   cache?: ImageCache | null;
+  /**
+   * Global batches (training; docs/distributed.md): batch k is positions
+   * [kB, (k+1)B) of the epoch's shuffled order, whatever is bad in it; this
+   * loader decodes only `rank`'s slice of each (rankSlice), and a bad image
+   * leaves a hole instead of pulling in the next image, so the batches do not
+   * depend on which rank met which bad file and N ranks × B/N see what
+   * 1 × B sees. A batch may then be smaller than its slice, or empty.
+   * Default: none (batches are filled with the next good images).
+   */
+  globalBatches?: { rank: number; size: number } | null;
 }
 
 /**
@@ -105,7 +116,7 @@ interface Decoded {
 }
 
 export class ImageLoader {
-  readonly options: Required<Omit<LoaderOptions, 'maxPixels' | 'cache'>> & DecodeOptions & { cache: ImageCache | null };
+  readonly options: Required<Omit<LoaderOptions, 'maxPixels' | 'cache' | 'globalBatches'>> & DecodeOptions & { cache: ImageCache | null; globalBatches: { rank: number; size: number } | null };
   /** Every bad file met so far, by path. */
   readonly badFiles = new Map<string, ImageFileError>();
   /** Stats of the last finished epoch. */
@@ -127,12 +138,16 @@ export class ImageLoader {
     // Decodes queue a whole prefetch window deep: a training step blocks the JS
     // thread, and only work already queued on libuv's pool runs meanwhile.
     const prefetch = options.prefetch ?? 2;
-    const o = { shuffle: true, dropLast: false, prefetch, concurrency: Math.max(4, prefetch * options.batchSize), cache: null, ...options };
+    const o = { shuffle: true, dropLast: false, prefetch, concurrency: Math.max(4, prefetch * options.batchSize), cache: null, globalBatches: null, ...options };
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`loader: batchSize must be a positive integer, got ${o.batchSize}`);
     if (o.views.length < 1) throw new RangeError('loader: needs at least one view');
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new RangeError(`loader: prefetch must be a positive integer, got ${o.prefetch}`);
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new RangeError(`loader: concurrency must be a positive integer, got ${o.concurrency}`);
     o.views.forEach(validateViewSpec);
+    const g = o.globalBatches;
+    if (g && !(Number.isInteger(g.size) && g.size >= 1 && Number.isInteger(g.rank) && g.rank >= 0 && g.rank < g.size)) {
+      throw new RangeError(`loader: globalBatches rank ${g.rank} is not a rank of ${g.size}`);
+    }
     this.options = o;
     this.#freeViews = o.views.map(() => []);
   }
@@ -141,6 +156,28 @@ export class ImageLoader {
   order(epoch: number): number[] {
     const idx = this.items.map((_, i) => i);
     return this.options.shuffle ? Rng.for(this.options.seed, epoch, 0x5348, 0x5546).shuffle(idx) : idx;
+  }
+
+  /**
+   * What this loader decodes of an epoch's order, in order, and with
+   * globalBatches the end of each batch in that list (null: batches fill up
+   * with the next good images).
+   */
+  #plan(order: number[]): { items: number[]; ends: number[] | null } {
+    const g = this.options.globalBatches;
+    if (!g) return { items: order, ends: null };
+    const B = this.options.batchSize;
+    const batches = this.options.dropLast ? Math.floor(order.length / B) : Math.ceil(order.length / B);
+    const items: number[] = [];
+    const ends: number[] = [];
+    for (let k = 0; k < batches; k++) {
+      const start = k * B;
+      const size = Math.min(B, order.length - start);
+      const { start: a, end: b } = rankSlice(size, g.rank, g.size);
+      for (let i = start + a; i < start + b; i++) items.push(order[i]!);
+      ends.push(items.length);
+    }
+    return { items, ends };
   }
 
   async #decode(item: number, epoch: number): Promise<Decoded | null> {
@@ -213,14 +250,14 @@ export class ImageLoader {
   prefetchEpoch(epoch: number): void {
     this.#pump = null; // the abandoned epoch stops refilling its window
     if (this.#warm?.epoch === epoch) return;
-    const order = this.order(epoch).slice(0, this.options.prefetch * this.options.batchSize);
+    const order = this.#plan(this.order(epoch)).items.slice(0, this.options.prefetch * this.options.batchSize);
     this.#warm = { epoch, pending: order.map((item) => this.#launch(item, epoch)) };
   }
 
   /** The batches of one epoch, decoded ahead within the prefetch window. */
   async *epoch(epoch: number): AsyncGenerator<Batch, EpochStats> {
     const { batchSize: B, prefetch, concurrency, dropLast } = this.options;
-    const order = this.order(epoch);
+    const { items: order, ends } = this.#plan(this.order(epoch));
     const started = performance.now();
     const pending: (Promise<Decoded | null> | undefined)[] = new Array(order.length);
     let next = 0;
@@ -237,7 +274,7 @@ export class ImageLoader {
       // Past the end of this epoch's order, spare room decodes the next
       // epoch's first images, so its first batch does not wait for a cold start.
       if (next >= order.length) {
-        nextOrder ??= this.order(epoch + 1);
+        nextOrder ??= this.#plan(this.order(epoch + 1)).items;
         while (warm.pending.length < nextOrder.length && room()) warm.pending.push(this.#launch(nextOrder[warm.pending.length]!, epoch + 1));
       }
     };
@@ -246,6 +283,36 @@ export class ImageLoader {
     let got: Decoded[] = [];
     let waitStart = performance.now();
     pump();
+    if (ends) {
+      // Global batches: a batch ends at its planned position, holes and all.
+      let k = 0;
+      while (k < ends.length && ends[k] === consumed) {
+        yield* this.#emit(stats, epoch, [], waitStart);
+        waitStart = performance.now();
+        k++;
+      }
+      while (consumed < order.length) {
+        if (consumed === next) pending[next] = this.#launch(order[next++]!, epoch);
+        const p = pending[consumed]!;
+        pending[consumed] = undefined;
+        consumed++;
+        pump();
+        const d = await p;
+        if (d === null) stats.skipped++;
+        else got.push(d);
+        while (k < ends.length && ends[k] === consumed) {
+          yield* this.#emit(stats, epoch, got, waitStart);
+          got = [];
+          waitStart = performance.now();
+          k++;
+        }
+      }
+      stats.elapsedMs = performance.now() - started;
+      this.lastEpoch = stats;
+      this.#pump = null;
+      this.#warm = warm;
+      return stats;
+    }
     while (consumed < order.length) {
       if (consumed === next) pending[next] = this.#launch(order[next++]!, epoch); // defensive: never await a position not started
       const p = pending[consumed]!;
@@ -283,6 +350,14 @@ export class ImageLoader {
     this.#pump = null;
     this.#warm = warm;
     return stats;
+  }
+
+  *#emit(stats: EpochStats, epoch: number, got: Decoded[], waitStart: number): Generator<Batch> {
+    const waitMs = performance.now() - waitStart;
+    stats.batches++;
+    stats.images += got.length;
+    stats.waitMs += waitMs;
+    yield this.#assemble(epoch, stats.batches - 1, got, waitMs);
   }
 
   /** Bad files as TSV lines: path, kind, detail. */

@@ -56,3 +56,21 @@ export function distEvent(comm: Communicator, imagesPerRank: number[], gradientD
   const backend = comm.backend === 'nccl' && gradientDevice !== 'cpu' ? 'nccl' : 'mpi';
   return { event: 'dist', worldSize: comm.size, backend, imagesPerRank };
 }
+
+/** Every rank's JSON value, in rank order (bad-file lists, messages: small things only). */
+export function allgatherJson<T>(comm: Communicator, value: T, label: string): T[] {
+  if (comm.size === 1) return [value];
+  const { data, counts } = comm.allgather(new TextEncoder().encode(JSON.stringify(value)), label);
+  const out: T[] = [];
+  let off = 0;
+  for (const n of counts) {
+    out.push(JSON.parse(new TextDecoder().decode(data.subarray(off, off + n))) as T);
+    off += n;
+  }
+  return out;
+}
+
+/** Global counts from each rank's local ones (summed; the identity in one process). */
+export function globalCounts(comm: Communicator, local: readonly number[], label: string): number[] {
+  return comm.size === 1 ? [...local] : comm.allReduceNumbers(local, label);
+}

@@ -7,10 +7,13 @@
 //   models/            final models: aligned-{teacher,student}, teacher, student (+ student.onnx)
 //   predictions/       <model>.json: per-image test predictions kept for the report
 //   report.html        the run report
+//   ranks/             rank-<r>.jsonl: each rank's own figures when several train (docs/distributed.md)
 // A demo directory holds one run directory per seed (seed-<n>/) and its own log.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import type { Communicator } from '../dist/communicator.js';
+import { world } from '../dist/world.js';
 import { type RunEvent, appendEvent, readEvents } from './events.js';
 
 /** Every phase a run trains, each with its own checkpoints. */
@@ -25,10 +28,18 @@ export const REPORT_FILE = 'report.html';
 
 export class RunDir {
   readonly path: string;
+  /**
+   * The ranks training into this directory (one process: size 1). Rank 0
+   * alone writes the shared files (config, metrics.jsonl, skipped.txt and,
+   * through its callers, checkpoints, models and reports); every rank writes
+   * its own log in ranks/. A filesystem every rank sees is assumed.
+   */
+  readonly comm: Communicator;
   readonly #skipped = new Set<string>();
 
-  constructor(path: string) {
+  constructor(path: string, comm: Communicator = world()) {
     this.path = resolve(path);
+    this.comm = comm;
     mkdirSync(join(this.path, 'checkpoints'), { recursive: true });
     mkdirSync(join(this.path, 'models'), { recursive: true });
     const skipped = join(this.path, 'skipped.txt');
@@ -36,9 +47,16 @@ export class RunDir {
   }
 
   /** A new directory under `root` named `<prefix>-<UTC timestamp>`. */
-  static create(root: string, prefix = 'run'): RunDir {
+  static create(root: string, prefix = 'run', comm: Communicator = world()): RunDir {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
-    return new RunDir(join(root, `${prefix}-${stamp}`));
+    const mine = join(root, `${prefix}-${stamp}`);
+    // The ranks' clocks differ: rank 0 names the directory.
+    return new RunDir(comm.size > 1 ? comm.broadcastJson(comm.rank === 0 ? mine : undefined, 0, 'run directory') : mine, comm);
+  }
+
+  /** Whether this process writes the shared files (rank 0). */
+  get writer(): boolean {
+    return this.comm.rank === 0;
   }
 
   file(...parts: string[]): string {
@@ -55,16 +73,24 @@ export class RunDir {
 
   /** The run directory of one seed inside a demo directory. */
   seed(n: number): RunDir {
-    return new RunDir(join(this.path, `seed-${n}`));
+    return new RunDir(join(this.path, `seed-${n}`), this.comm);
   }
 
   writeConfig(config: unknown): void {
+    if (!this.writer) return;
     writeFileSync(this.file(CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
   }
 
-  /** Appends one event to metrics.jsonl (with a timestamp). */
+  /** Appends one event to metrics.jsonl (with a timestamp); rank 0's alone, the others' holding the same figures. */
   log(event: RunEvent): void {
-    appendEvent(this.file(METRICS_FILE), event);
+    if (this.writer) appendEvent(this.file(METRICS_FILE), event);
+  }
+
+  /** Appends one event to this rank's own log, ranks/rank-<r>.jsonl (only when several ranks train). */
+  rankLog(event: RunEvent): void {
+    if (this.comm.size === 1) return;
+    mkdirSync(this.file('ranks'), { recursive: true });
+    appendEvent(this.file('ranks', `rank-${this.comm.rank}.jsonl`), { rank: this.comm.rank, ...event });
   }
 
   /** Every event logged so far. */
@@ -72,14 +98,14 @@ export class RunDir {
     return readEvents(this.file(METRICS_FILE));
   }
 
-  /** Records bad input files once each; returns how many were new. */
+  /** Records bad input files once each (rank 0 writes them; callers pass every rank's); returns how many were new. */
   recordSkipped(entries: Iterable<[string, string]>): number {
     let added = 0;
     for (const [path, why] of entries) {
       const line = `${path}\t${why}`;
       if (this.#skipped.has(line)) continue;
       this.#skipped.add(line);
-      appendFileSync(this.file('skipped.txt'), `${line}\n`);
+      if (this.writer) appendFileSync(this.file('skipped.txt'), `${line}\n`);
       added++;
     }
     return added;

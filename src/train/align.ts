@@ -7,6 +7,8 @@
 // the mean-direction predictor; the best epoch's weights are what phase 2 reads.
 import type { FeatureLookup } from '../clip/feature_store.js';
 import { type ImageCache, ImageLoader, type LoaderItem } from '../data/loader.js';
+import { type Communicator, LocalCommunicator } from '../dist/communicator.js';
+import { globalCounts, rankSlice } from '../dist/data_parallel.js';
 import { type ViewSpec, evalView } from '../data/transforms.js';
 import type { PhaseName, RunDir } from '../run/run_dir.js';
 import { Model } from '../model/model.js';
@@ -17,7 +19,7 @@ import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
 import { type PhaseResult, runPhase } from './loop.js';
-import { type CommonOptions, asBatch, phaseBase, recordBadFiles } from './phase_setup.js';
+import { type CommonOptions, asBatch, phaseBase, rankBatches, recordBadFiles } from './phase_setup.js';
 import { type AlignTargets, type TargetStats, cosineDistance, meanDirectionLoss, targetStats, toRaw, toTarget } from './align_targets.js';
 
 /**
@@ -26,6 +28,7 @@ import { type AlignTargets, type TargetStats, cosineDistance, meanDirectionLoss,
  * into the model's ParameterSet; the arena is reset.
  */
 export function alignStep(model: Model, images: Tensor, clip: Tensor, arena: Arena, o: { loss?: AlignKind; gradScale?: number } = {}): number {
+  if (images.shape[0] === 0) return 0; // this rank's slice held only bad images
   const ctx: ForwardContext = { arena, training: true };
   try {
     const z = model.forward(arena.place(images), ctx);
@@ -65,7 +68,7 @@ export interface AlignEval {
  * Mean 1 − cos between the model's predictions (mapped back to the raw space)
  * and the raw embeddings of `items`, in eval mode, in a fixed order.
  */
-export async function heldOutLoss(model: Model, items: readonly LoaderItem[], raw: readonly Float32Array[], stats: TargetStats, view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }): Promise<{ loss: number; count: number }> {
+export async function heldOutLoss(model: Model, items: readonly LoaderItem[], raw: readonly Float32Array[], stats: TargetStats, view: ViewSpec, o: RowOptions): Promise<{ loss: number; count: number }> {
   let sum = 0;
   let count = 0;
   const pred = new Float64Array(stats.dim);
@@ -73,6 +76,7 @@ export async function heldOutLoss(model: Model, items: readonly LoaderItem[], ra
     sum += cosineDistance(toRaw(stats, z, pred), raw[i] as Float32Array);
     count++;
   });
+  [sum, count] = globalCounts(o.comm ?? LOCAL, [sum, count], 'held-out loss') as [number, number];
   return { loss: count > 0 ? sum / count : NaN, count };
 }
 
@@ -82,7 +86,7 @@ export async function heldOutLoss(model: Model, items: readonly LoaderItem[], ra
  * direction that is only partly right is shrunk toward the mean, as it should
  * be; computed on training images only, so the held-out figures stay honest.
  */
-export async function calibratedRadius(model: Model, items: readonly LoaderItem[], targets: readonly Float32Array[], view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }): Promise<number> {
+export async function calibratedRadius(model: Model, items: readonly LoaderItem[], targets: readonly Float32Array[], view: ViewSpec, o: RowOptions): Promise<number> {
   let sum = 0;
   let count = 0;
   await predictRows(model, items, view, o, (i, z) => {
@@ -96,18 +100,30 @@ export async function calibratedRadius(model: Model, items: readonly LoaderItem[
     if (zz > 0) sum += dot / Math.sqrt(zz);
     count++;
   });
+  [sum, count] = globalCounts(o.comm ?? LOCAL, [sum, count], 'calibrated radius') as [number, number];
   return count > 0 ? Math.max(0, sum / count) : 0;
 }
 
-/** The model's outputs over `items` (eval mode, fixed order), one row at a time on the host. */
-async function predictRows(model: Model, items: readonly LoaderItem[], view: ViewSpec, o: { batchSize: number; cache?: ImageCache | null }, row: (item: number, z: Float32Array) => void): Promise<void> {
+interface RowOptions {
+  batchSize: number;
+  cache?: ImageCache | null;
+  /** Several ranks: each predicts a slice of the items (the callers sum over ranks). */
+  comm?: Communicator;
+}
+
+const LOCAL = new LocalCommunicator();
+
+/** The model's outputs over `items` (eval mode, fixed order), one row at a time on the host; this rank's slice of them. */
+async function predictRows(model: Model, all: readonly LoaderItem[], view: ViewSpec, o: RowOptions, row: (item: number, z: Float32Array) => void): Promise<void> {
+  const { start, end } = rankSlice(all.length, o.comm?.rank ?? 0, o.comm?.size ?? 1);
+  const items = all.slice(start, end);
   const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: 0, shuffle: false, cache: o.cache ?? null });
   const arena = new Arena('align-eval', 1 << 20, model.params.device);
   for await (const b of loader.epoch(0)) {
     const z = model.forward(arena.place(asBatch(b).images), { arena, training: false });
     const D = z.shape[1] as number;
     const host = z.device === 'cpu' ? z.data : z.copyToHost();
-    b.items.forEach((i, r) => row(i, host.subarray(r * D, (r + 1) * D)));
+    b.items.forEach((i, r) => row(start + i, host.subarray(r * D, (r + 1) * D)));
     arena.reset();
   }
 }
@@ -189,7 +205,7 @@ export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
   const D = o.features.dim;
   const stats = targetStats(o.targets ?? 'raw', train.raw, D);
   const view = alignmentView(o.features, o.encoder.imgSize);
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: o.seed, dropLast: true, cache: o.cache ?? null });
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [view], seed: o.seed, dropLast: true, cache: o.cache ?? null, ...rankBatches(o.runDir) });
   const baseline = meanDirectionLoss(stats.mean, held.raw);
   // Up to 256 training images, evenly spaced, fix the predictions' length each epoch.
   const every = Math.max(1, Math.ceil(items.length / 256));
@@ -198,7 +214,7 @@ export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
     held.items.length > 0
       ? {
           validate: async (): Promise<Record<string, number>> => {
-            const eo = { batchSize: o.batchSize, cache: o.cache ?? null };
+            const eo = { batchSize: o.batchSize, cache: o.cache ?? null, comm: o.runDir.comm };
             // Centred and standardised predictions need a length in the raw space (see calibratedRadius).
             const radius = stats.kind === 'raw' ? stats.radius : await calibratedRadius(model, calibration.items, calibration.targets, view, eo);
             const { loss } = await heldOutLoss(model, held.items, held.raw, { ...stats, radius }, view, eo);
@@ -216,11 +232,11 @@ export async function alignEncoder(o: AlignOptions): Promise<AlignResult> {
         // A host array per batch (not native memory): the step copies it to its device.
         const clip = new Tensor(new Float32Array(b.size * D), [b.size, D]);
         b.items.forEach((i, r) => toTarget(stats, train.raw[i] as Float32Array, clip.data.subarray(r * D, (r + 1) * D)));
-        yield { ...asBatch(b), clip };
+        yield { ...asBatch(b), clip, counts: { align: b.size } };
       }
       recordBadFiles(o.runDir, loader);
     },
-    step: (b, arena) => ({ align: alignStep(model, b.images, b.clip, arena, { loss: o.loss ?? 'cosine' }) }),
+    step: (b, arena, scale) => ({ align: alignStep(model, b.images, b.clip, arena, { loss: o.loss ?? 'cosine', gradScale: scale['align'] ?? 1 }) }),
   });
   const selectedEpoch = held.items.length > 0 ? (result.best?.epoch ?? null) : null;
   if (held.items.length > 0) logAlignEvals(o.runDir, o.name, held.items.length, selectedEpoch);

@@ -11,7 +11,7 @@ import { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { emdThroughSoftmax, type FinetuneOptions, labelTensor, supervisedStep } from './finetune.js';
 import { type PhaseResult, runPhase } from './loop.js';
-import { asBatch, labeledItems, phaseBase, recordBadFiles, scoreModel, validator } from './phase_setup.js';
+import { asBatch, labeledItems, phaseBase, rankBatches, recordBadFiles, scoreModel, validator } from './phase_setup.js';
 
 export interface DistillOptions {
   /** Weight of the unlabeled term (λ). Default 1. */
@@ -64,14 +64,15 @@ export function distillStep(
   unlabeled: { strong: Tensor; targets: Tensor } | null,
   arena: Arena,
   o: DistillOptions = {},
+  scale: { labeled?: number; unlabeled?: number } = {},
 ): { labeled: number; unlabeled: number } {
   const lambda = o.lambda ?? 1;
-  const sup = supervisedStep(student, labeled.images, labeled.labels, arena);
+  const sup = supervisedStep(student, labeled.images, labeled.labels, arena, scale.labeled ?? 1);
   let unsup = 0;
-  if (unlabeled && lambda > 0) {
+  if (unlabeled && lambda > 0 && unlabeled.strong.shape[0]! > 0) {
     const weights = o.confidenceWeighting ? confidenceWeights(unlabeled.targets) : null;
     try {
-      unsup = emdThroughSoftmax(student, unlabeled.strong, unlabeled.targets, { arena, training: true }, lambda, weights);
+      unsup = emdThroughSoftmax(student, unlabeled.strong, unlabeled.targets, { arena, training: true }, lambda * (scale.unlabeled ?? 1), weights);
     } finally {
       arena.reset();
     }
@@ -95,16 +96,19 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
   const tSize = o.teacher.config.encoder.imgSize;
   const items = labeledItems(o.train);
   const cache = o.cache ?? null;
-  const labeled = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache });
+  // Each rank decodes its slice of every global batch of both streams.
+  const labeled = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache, ...rankBatches(o.runDir) });
   const unlItems: LoaderItem[] = o.unlabeled.map((path) => ({ path }));
   const ub = o.unlabeledBatchSize ?? o.batchSize;
-  const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cache }) : null;
+  const unlabeled = unlItems.length > 0 ? new ImageLoader(unlItems, { batchSize: ub, views: [weakView(tSize), strongView(size)], seed: o.seed + 1, dropLast: true, cache, ...rankBatches(o.runDir) }) : null;
   // The frozen teacher runs where it was trained.
   const teacherArena = new Arena('teacher', 1 << 20, o.teacher.device);
   const result = await runPhase({
     ...phaseBase(o, model, items.length),
     async *batches(epoch) {
-      // The unlabeled stream restarts (reshuffled) whenever it runs out.
+      // The unlabeled stream restarts (reshuffled) whenever it runs out: after
+      // floor(n / batch) batches on every rank, holes and all, so the restart
+      // is the same decision everywhere.
       let uEpoch = epoch * 1000;
       let uIter = unlabeled ? unlabeled.epoch(uEpoch)[Symbol.asyncIterator]() : null;
       for await (const b of labeled.epoch(epoch)) {
@@ -120,16 +124,18 @@ export async function distill(o: DistillPhaseOptions): Promise<{ model: Model; r
             const u = next.value;
             waitMs += u.waitMs;
             const weak = asBatch(u, 0).images;
-            unl = { strong: asBatch(u, 1).images, targets: teacherTargets(o.teacher, weak, teacherArena, o.temperature ?? 1) };
+            const targets = u.size > 0 ? teacherTargets(o.teacher, weak, teacherArena, o.temperature ?? 1) : new Tensor(new Float32Array(0), [0, K]);
+            unl = { strong: asBatch(u, 1).images, targets };
           }
         }
-        yield { ...asBatch(b), waitMs, labels: labelTensor(b.distributions as Float64Array, b.size, K), unl };
+        const counts = { labeled: b.size, unlabeled: unl?.strong.shape[0] ?? 0 };
+        yield { ...asBatch(b), waitMs, labels: labelTensor(b.distributions ?? new Float64Array(0), b.size, K), unl, counts };
       }
       unlabeled?.prefetchEpoch((epoch + 1) * 1000); // where the next epoch's stream starts
       recordBadFiles(o.runDir, labeled, unlabeled);
     },
-    step: (b, arena) => distillStep(model, { images: b.images, labels: b.labels }, b.unl, arena, o),
-    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
+    step: (b, arena, scale) => distillStep(model, { images: b.images, labels: b.labels }, b.unl, arena, o, scale),
+    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null, o.runDir.comm),
   });
   return { model, result };
 }

@@ -12,7 +12,7 @@ import { LossSlot, emdLossFromLogits } from '../ops/losses.js';
 import type { Arena } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type PhaseResult, runPhase } from './loop.js';
-import { type CommonOptions, asBatch, labeledItems, phaseBase, recordBadFiles, scoreModel, validator } from './phase_setup.js';
+import { type CommonOptions, asBatch, labeledItems, phaseBase, rankBatches, recordBadFiles, scoreModel, validator } from './phase_setup.js';
 
 /**
  * EMD (r = 2) of softmax(logits) to `target` [B, K]; backward scaled by
@@ -33,6 +33,7 @@ export function emdThroughSoftmax(model: Model, images: Tensor, target: Tensor, 
  * accumulate into the model's ParameterSet; the arena is reset.
  */
 export function supervisedStep(model: Model, images: Tensor, labels: Tensor, arena: Arena, gradScale = 1): number {
+  if (images.shape[0] === 0) return 0; // this rank's slice held only bad images
   try {
     return emdThroughSoftmax(model, images, labels, { arena, training: true }, gradScale, null);
   } finally {
@@ -59,18 +60,18 @@ export async function finetune(o: FinetuneOptions): Promise<{ model: Model; resu
   const model = scoreModel(o.encoder, o.train.bins.length, o.seed, o.init, o.device);
   const items = labeledItems(o.train);
   const size = o.encoder.imgSize;
-  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache: o.cache ?? null });
+  const loader = new ImageLoader(items, { batchSize: o.batchSize, views: [strongView(size)], seed: o.seed, dropLast: true, cache: o.cache ?? null, ...rankBatches(o.runDir) });
   const K = o.train.bins.length;
   const result = await runPhase({
     ...phaseBase(o, model, items.length),
     async *batches(epoch) {
       for await (const b of loader.epoch(epoch)) {
-        yield { ...asBatch(b), labels: labelTensor(b.distributions as Float64Array, b.size, K) };
+        yield { ...asBatch(b), labels: labelTensor(b.distributions ?? new Float64Array(0), b.size, K), counts: { emd: b.size } };
       }
       recordBadFiles(o.runDir, loader);
     },
-    step: (b, arena) => ({ emd: supervisedStep(model, b.images, b.labels, arena) }),
-    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null),
+    step: (b, arena, scale) => ({ emd: supervisedStep(model, b.images, b.labels, arena, scale['emd']) }),
+    ...validator(model, o.val, size, o.threshold ?? 5, o.cache ?? null, o.runDir.comm),
   });
   return { model, result };
 }

@@ -2,6 +2,8 @@
 // from: the options they share, batches as tensors, bad-file bookkeeping, score
 // models and validation.
 import type { LabeledSplit } from '../data/datasets.js';
+import type { Communicator } from '../dist/communicator.js';
+import { allgatherJson } from '../dist/data_parallel.js';
 import type { Batch, ImageCache, ImageLoader, LoaderItem } from '../data/loader.js';
 import { evalView } from '../data/transforms.js';
 import { evaluateSplit } from '../eval/evaluate.js';
@@ -25,11 +27,13 @@ export interface CommonOptions {
   /** Decoded images kept in memory across epochs and phases (see ImageCache). */
   cache?: ImageCache | null;
   onEvent?(e: TrainEvent): void;
+  /** Each step's complete gradient (summed over the ranks), before the update. */
+  onGradients?(step: number, grads: Tensor): void;
 }
 
-/** A loader batch's view `view` as an [B, 3, S, S] tensor (no copy). */
+/** A loader batch's view `view` as an [B, 3, S, S] tensor (no copy); B may be 0 (a rank's slice of bad images). */
 export function asBatch(b: Batch, view = 0): { size: number; waitMs: number; images: Tensor } {
-  const S = Math.round(Math.sqrt((b.images[view] as Float32Array).length / (3 * b.size)));
+  const S = b.size > 0 ? Math.round(Math.sqrt((b.images[view] as Float32Array).length / (3 * b.size))) : 0;
   return { size: b.size, waitMs: b.waitMs, images: new Tensor(b.images[view] as Float32Array, [b.size, 3, S, S]) };
 }
 
@@ -43,12 +47,19 @@ export function phaseBase(o: CommonOptions, model: Model, examples: number) {
     stepsPerEpoch: Math.max(1, Math.floor(examples / o.batchSize)),
     seed: o.seed,
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    ...(o.onGradients ? { onGradients: o.onGradients } : {}),
   };
 }
 
-/** Lists the loaders' bad files in the run directory (each once). */
+/** Lists the loaders' bad files, every rank's, in the run directory (each once). Every rank calls it at the same point. */
 export function recordBadFiles(runDir: RunDir, ...loaders: (ImageLoader | null)[]): void {
-  runDir.recordSkipped(loaders.flatMap((l) => (l ? [...l.badFiles.values()] : [])).map((e) => [e.file, `${e.kind}: ${e.detail}`]));
+  const mine = loaders.flatMap((l) => (l ? [...l.badFiles.values()] : [])).map((e): [string, string] => [e.file, `${e.kind}: ${e.detail}`]);
+  runDir.recordSkipped(allgatherJson(runDir.comm, mine, 'bad files').flat());
+}
+
+/** The loader option that cuts each global batch into this process's rank slice (one process: the whole batch). */
+export function rankBatches(runDir: RunDir): { globalBatches: { rank: number; size: number } } {
+  return { globalBatches: { rank: runDir.comm.rank, size: runDir.comm.size } };
 }
 
 export function labeledItems(split: LabeledSplit): LoaderItem[] {
@@ -62,12 +73,12 @@ export function scoreModel(encoder: VitConfig, bins: number, seed: number, from:
   return m;
 }
 
-/** Validation by SRCC on `val` after each epoch (none without a split). */
-export function validator(model: Model, val: LabeledSplit | null, size: number, threshold: number, cache: ImageCache | null) {
+/** Validation by SRCC on `val` after each epoch (none without a split); under several ranks each scores a slice and the predictions are gathered. */
+export function validator(model: Model, val: LabeledSplit | null, size: number, threshold: number, cache: ImageCache | null, comm?: Communicator) {
   if (!val) return {};
   return {
     validate: async () => {
-      const ev = await evaluateSplit(model, val, evalView(size), { threshold, cache });
+      const ev = await evaluateSplit(model, val, evalView(size), { threshold, cache, comm });
       return { srcc: ev.report.srcc, plcc: ev.report.plcc, emd: ev.report.emd ?? NaN };
     },
     bestKey: 'srcc',

@@ -23,13 +23,23 @@ export interface MpiRun {
 }
 
 export function runRanks(np: number, fixture: string, args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<MpiRun> {
+  const exported = [...Object.keys(env), 'RESULT_DIR'].flatMap((k) => ['-x', k]);
+  const argv = ['--allow-run-as-root', '--oversubscribe', '-np', String(np), ...exported, process.execPath, '--import', 'tsx', join(here, 'fixtures', fixture), ...args];
+  return collect('mpirun', argv, { ...process.env, ...env }, timeoutMs);
+}
+
+/** The same fixture as one process that no launcher started (the MPI variables of this environment removed). */
+export function runAlone(fixture: string, args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<MpiRun> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OMPI_|PMI_|PMIX_|SLURM_)/.test(k)));
+  return collect(process.execPath, ['--import', 'tsx', join(here, 'fixtures', fixture), ...args], { ...clean, ...env }, timeoutMs);
+}
+
+function collect(command: string, argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<MpiRun> {
   const dir = mkdtempSync(join(tmpdir(), 'cskd-mpirun-'));
   env = { ...env, RESULT_DIR: dir };
-  const exported = Object.keys(env).flatMap((k) => ['-x', k]);
-  const argv = ['--allow-run-as-root', '--oversubscribe', '-np', String(np), ...exported, process.execPath, '--import', 'tsx', join(here, 'fixtures', fixture), ...args];
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('mpirun', argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
