@@ -9,7 +9,7 @@ export function registerAlign(program: Command): void {
     action(async (config: string, opts: { runDir?: string }, cmd: Command) => {
       const ctx = await preparePhaseRun(config, opts, cmd);
       const aligned = await runAlignment(ctx);
-      process.stdout.write(aligned ? `${ctx.runDir.model('aligned-teacher')}\n${ctx.runDir.model('aligned-student')}\n` : 'nothing aligned\n');
+      if (ctx.runDir.writer) process.stdout.write(aligned ? `${ctx.runDir.model('aligned-teacher')}\n${ctx.runDir.model('aligned-student')}\n` : 'nothing aligned\n');
     }),
   );
 }

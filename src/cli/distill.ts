@@ -17,7 +17,8 @@ export function registerDistill(program: Command): void {
         const teacher = loadModel(opts.teacher);
         const student = await runStudent(ctx, 'student', teacher, opts.aligned ? loadModel(opts.aligned) : null, opts.unlabeled ? ctx.pool : []);
         await exportStudent(ctx, student);
-        process.stdout.write(`${formatResultTable(await scoreModels(ctx, [['student', student]]))}\n${ctx.runDir.model('student', 'onnx')}\n`);
+        const rows = await scoreModels(ctx, [['student', student]]); // every rank scores its slice
+        if (ctx.runDir.writer) process.stdout.write(`${formatResultTable(rows)}\n${ctx.runDir.model('student', 'onnx')}\n`);
       }),
     );
 }

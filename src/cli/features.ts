@@ -4,6 +4,7 @@ import { Option } from 'commander';
 import { buildFeatureStore, defaultFeatureStoreDir, describeView } from '../clip/feature_store.js';
 import { openClipEncoder } from '../clip/open.js';
 import { loadUnlabeledPool } from '../data/datasets.js';
+import { world } from '../dist/world.js';
 import { formatLabelIssue } from '../data/errors.js';
 import { ProgressReporter } from '../util/progress.js';
 import { action, addJsonOption, globals, positiveInt, threadsOption } from './options.js';
@@ -34,7 +35,9 @@ export function registerFeatures(program: Command): void {
       .addOption(new Option('--engine <engine>', 'the engine (default: from the model file)').choices(['onnxruntime', 'native'])),
   ).action(
     action(async (source: string, opts: FeaturesOptions, cmd: Command) => {
-      const quiet = globals(cmd).quiet === true;
+      // Under several ranks (mpirun -np N cskd features …) each embeds its share of the shards; rank 0 alone prints.
+      const comm = world();
+      const quiet = globals(cmd).quiet === true || comm.rank !== 0;
       const note = (line: string) => quiet || process.stderr.write(`features: ${line}\n`);
       const pool = await loadUnlabeledPool(source);
       for (const issue of pool.issues) note(formatLabelIssue(issue));
@@ -63,6 +66,7 @@ export function registerFeatures(program: Command): void {
           batchSize: opts.batch,
           shardSize: opts.shard,
           signal: abort.signal,
+          comm,
           onProgress: (p) => {
             progress ??= new ProgressReporter({ label: 'features', total: p.total, quiet: quiet || opts.json === true });
             progress.update({ done: p.done, text: `bad ${p.bad} · shards ${p.shardsWritten}` });
@@ -86,8 +90,11 @@ export function registerFeatures(program: Command): void {
           complete: r.complete,
         };
         (progress as ProgressReporter | null)?.finish(`features: ${summary.embedded} embedded, ${summary.skipped} already there, ${summary.failed} failed in ${summary.seconds.toFixed(1)} s`);
-        if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        else {
+        if (comm.rank !== 0) {
+          // rank 0 prints the summary
+        } else if (opts.json) {
+          process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        } else {
           const lines = [
             `store    ${out}${summary.standIn ? '  (STAND-IN features, not CLIP)' : ''}`,
             `model    ${summary.model} (${summary.dim}-d, sha256 ${summary.modelHash.slice(0, 12)})`,

@@ -13,7 +13,8 @@ export function registerFinetune(program: Command): void {
       action(async (config: string, opts: { runDir?: string; aligned?: string }, cmd: Command) => {
         const ctx = await preparePhaseRun(config, opts, cmd);
         const teacher = await runTeacher(ctx, opts.aligned ? loadModel(opts.aligned) : null);
-        process.stdout.write(`${formatResultTable(await scoreModels(ctx, [['teacher', teacher]]))}\n${ctx.runDir.model('teacher')}\n`);
+        const rows = await scoreModels(ctx, [['teacher', teacher]]); // every rank scores its slice
+        if (ctx.runDir.writer) process.stdout.write(`${formatResultTable(rows)}\n${ctx.runDir.model('teacher')}\n`);
       }),
     );
 }

@@ -2,6 +2,7 @@
 // an optional run directory to continue, and the run prepared from them.
 import type { Command } from 'commander';
 
+import { world } from '../dist/world.js';
 import { RunDir } from '../run/run_dir.js';
 import type { Precision } from '../ops/precision.js';
 import { type TrainConfig, loadTrainConfig } from '../train/config.js';
@@ -33,7 +34,8 @@ export async function preparePhaseRun(configPath: string, opts: { runDir?: strin
   return prepareRun(config, {
     baseDir: configBaseDir(configPath),
     features: clipFeatures,
-    onEvent: printTrainEvents({ quiet: globals(cmd).quiet === true }),
+    // Under several ranks rank 0 alone prints: the others would repeat it.
+    onEvent: printTrainEvents({ quiet: globals(cmd).quiet === true || world().rank !== 0 }),
     ...(opts.runDir ? { runDir: new RunDir(opts.runDir) } : {}),
   });
 }

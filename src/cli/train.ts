@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 
+import { world } from '../dist/world.js';
 import { RunDir } from '../run/run_dir.js';
 import { loadTrainConfig } from '../train/config.js';
 import { clipFeatures } from '../train/features.js';
@@ -17,9 +18,11 @@ export function registerTrain(program: Command): void {
       const result = await train(config, {
         baseDir: configBaseDir(configPath),
         features: clipFeatures,
-        onEvent: printTrainEvents({ quiet: globals(cmd).quiet === true }),
+        // Under several ranks rank 0 alone prints: the others would repeat it.
+        onEvent: printTrainEvents({ quiet: globals(cmd).quiet === true || world().rank !== 0 }),
         ...(opts.runDir ? { runDir: new RunDir(opts.runDir) } : {}),
       });
+      if (!result.runDir.writer) return;
       if (opts.json) process.stdout.write(`${JSON.stringify({ runDir: result.runDir.path, results: result.rows, probes: result.probes }, null, 2)}\n`);
       else {
         // The probe table beside the scores: whether the frozen encoder knew the labels and how much alignment passed on.

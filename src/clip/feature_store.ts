@@ -30,6 +30,8 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { openImage, renderView } from '../data/decode.js';
+import type { Communicator } from '../dist/communicator.js';
+import { allgatherJson } from '../dist/data_parallel.js';
 import { ImageFileError } from '../data/errors.js';
 import { hashSeed, Rng } from '../util/rng.js';
 import { validateViewSpec, type ViewSpec } from '../data/transforms.js';
@@ -432,6 +434,8 @@ export interface BuildFeatureStoreOptions {
   signal?: AbortSignal;
   /** Stop after this many shards (tests simulate a kill with it). */
   maxShards?: number;
+  /** Several ranks: each embeds every N-th shard of the work, rank 0 alone writes the manifest; all get the store. */
+  comm?: Communicator;
 }
 
 export interface BuildFeatureStoreResult {
@@ -542,79 +546,61 @@ export async function buildFeatureStore(opts: BuildFeatureStoreOptions): Promise
   const stamp = storeStamp(model, preprocessing, view, seed);
 
   mkdirSync(join(dir, 'shards'), { recursive: true });
-  const unlock = lockStore(dir);
+  // Several ranks split the shards to compute; rank 0 alone holds the lock,
+  // reads and repairs the manifest, plans the work and appends every rank's
+  // records. The others write only their own (numbered) shard files.
+  const comm = opts.comm && opts.comm.size > 1 ? opts.comm : null;
+  const lead = !comm || comm.rank === 0;
+  let unlock = (): void => {};
   try {
-    const headerFile = join(dir, 'store.json');
-    if (existsSync(headerFile)) {
-      const h = readHeader(dir);
-      if (h.stamp !== stamp) {
-        const why = h.model.hash !== model.hash ? `model ${h.model.name} (hash ${h.model.hash.slice(0, 12)}), this run uses ${model.name} (hash ${model.hash.slice(0, 12)})` : `view ${describeView(h.view)} / preprocessing ${JSON.stringify(h.preprocessing)}, this run uses ${describeView(view)} / ${JSON.stringify(preprocessing)}`;
-        throw new Error(`feature store ${dir} was made with ${why}; choose another output folder`);
-      }
-    } else {
-      const header: StoreHeader = { format: STORE_FORMAT, version: STORE_VERSION, stamp, model, preprocessing, view, seed, created: new Date().toISOString() };
-      writeFileAtomicSync(headerFile, `${JSON.stringify(header, null, 2)}\n`);
+    let plan: Plan | { error: string };
+    try {
+      plan = lead ? await planStore(dir, opts.files, { stamp, model, preprocessing, view, seed }, (u) => (unlock = u)) : { error: '' };
+    } catch (e) {
+      if (!comm) throw e;
+      plan = { error: (e as Error).message }; // every rank must hear it, not wait
     }
-    const header = readHeader(dir);
-    let { records, nextShard } = collectRecords(dir, header, true);
-
-    // What is already recorded (embedded or failed), by path → size and mtime.
-    const known = new Map<string, { size: number; mtimeMs: number }>();
-    for (const r of records) {
-      for (const [p, size, mtimeMs] of r.items) known.set(p, { size, mtimeMs });
-      for (const [p, size, mtimeMs] of r.bad) known.set(p, { size, mtimeMs });
-    }
-    const unique = [...new Set(opts.files.map((f) => resolve(f)))];
-    const todo: { path: string; size: number; mtimeMs: number }[] = [];
-    const missing: BadRecord[] = [];
-    let skipped = 0;
-    for (const path of unique) {
-      let st: { size: number; mtimeMs: number };
-      try {
-        const s = await stat(path);
-        st = { size: s.size, mtimeMs: s.mtimeMs };
-      } catch (e) {
-        const k = known.get(path);
-        if (k && k.size === -1) skipped++;
-        else missing.push([path, -1, -1, 'missing', (e as NodeJS.ErrnoException).code ?? (e as Error).message]);
-        continue;
-      }
-      const k = known.get(path);
-      if (k && k.size === st.size && k.mtimeMs === st.mtimeMs) skipped++;
-      else todo.push({ path, ...st });
-    }
+    if (comm) plan = comm.broadcastJson(lead ? plan : undefined, 0, 'feature store plan');
+    if ('error' in plan) throw new Error(lead ? plan.error : `rank 0: ${plan.error}`);
+    const { todo, missing, skipped } = plan;
+    let nextShard = plan.nextShard;
 
     const t0 = performance.now();
     let done = 0;
     let failed = 0;
     let embedded = 0;
     let shardsWritten = 0;
+    const mine: ShardRecord[] = [];
     const total = todo.length + missing.length;
     const report = () => {
       const elapsed = (performance.now() - t0) / 1e3;
       const rate = elapsed > 0 ? done / elapsed : 0;
       opts.onProgress?.({ done, total, bad: failed, skipped, shardsWritten, elapsedSeconds: elapsed, imagesPerSecond: rate, etaSeconds: rate > 0 ? (total - done) / rate : NaN });
     };
-    const writeShard = (rows: Float32Array, items: ItemRecord[], bad: BadRecord[]) => {
-      const name = shardName(nextShard++);
+    const writeShard = (name: string, rows: Float32Array, items: ItemRecord[], bad: BadRecord[]) => {
       const rec: ShardRecord = { shard: name, items, bad };
       writeSafetensors(join(dir, 'shards', name), [[TENSOR, { shape: [items.length, enc.dim], data: rows }]], { stamp, record: JSON.stringify(rec) });
-      appendLine(join(dir, 'manifest.jsonl'), JSON.stringify(rec));
-      records = [...records, rec];
+      if (comm) mine.push(rec);
+      else appendLine(join(dir, 'manifest.jsonl'), JSON.stringify(rec));
       shardsWritten++;
     };
     if (missing.length > 0) {
       // Files that vanished between listing and now: recorded as failures in an empty shard.
-      writeShard(new Float32Array(0), [], missing);
-      done += missing.length;
-      failed += missing.length;
+      if (lead) {
+        writeShard(shardName(nextShard), new Float32Array(0), [], missing);
+        done += missing.length;
+        failed += missing.length;
+      }
+      nextShard++;
     }
     report();
 
     const overlap = opts.overlap ?? true;
     const conc = opts.decodeConcurrency ?? 4;
     let stopped = false;
-    for (let s0 = 0; s0 < todo.length; s0 += shardSize) {
+    for (let s0 = 0, index = 0; s0 < todo.length; s0 += shardSize, index++) {
+      // Shard k of the plan is rank k mod N's, under its planned number.
+      if (comm && index % comm.size !== comm.rank) continue;
       if (opts.signal?.aborted || (opts.maxShards !== undefined && shardsWritten >= opts.maxShards)) {
         stopped = true;
         break;
@@ -642,13 +628,82 @@ export async function buildFeatureStore(opts: BuildFeatureStoreOptions): Promise
         embedded += cur.items.length;
         report();
       }
-      writeShard(rows.subarray(0, items.length * enc.dim), items, bad);
+      writeShard(shardName(nextShard + index), rows.subarray(0, items.length * enc.dim), items, bad);
       report();
+    }
+    if (comm) {
+      // One writer of the manifest: rank 0 appends every rank's records in shard order.
+      const records = allgatherJson(comm, mine, 'feature store records').flat();
+      records.sort((a, b) => (a.shard < b.shard ? -1 : a.shard > b.shard ? 1 : 0));
+      if (lead) for (const rec of records) appendLine(join(dir, 'manifest.jsonl'), JSON.stringify(rec));
+      [embedded, failed, shardsWritten] = comm.allReduceNumbers([embedded, failed, shardsWritten], 'feature store counts') as [number, number, number];
+      stopped = comm.allReduceNumbers([stopped ? 1 : 0], 'feature store stopped')[0]! > 0;
+      comm.barrier('feature store written');
     }
     const seconds = (performance.now() - t0) / 1e3;
     return { store: FeatureStore.open(dir, { stamp }), embedded, failed, skipped, shardsWritten, seconds, complete: !stopped };
   } finally {
     unlock();
-    syncDir(dir);
+    if (lead) syncDir(dir);
   }
+}
+
+/** What a run of buildFeatureStore must do (rank 0 works it out for every rank). */
+interface Plan {
+  todo: { path: string; size: number; mtimeMs: number }[];
+  missing: BadRecord[];
+  skipped: number;
+  /** The number of the first shard this run writes. */
+  nextShard: number;
+}
+
+/** Takes the lock (handing its release to `locked`), writes or checks the header, repairs the manifest and lists what is left to embed. */
+async function planStore(
+  dir: string,
+  files: readonly string[],
+  made: { stamp: string; model: StoreModelInfo; preprocessing: StoreHeader['preprocessing']; view: ViewSpec; seed: number },
+  locked: (unlock: () => void) => void,
+): Promise<Plan> {
+  const { stamp, model, preprocessing, view, seed } = made;
+  locked(lockStore(dir));
+  const headerFile = join(dir, 'store.json');
+  if (existsSync(headerFile)) {
+    const h = readHeader(dir);
+    if (h.stamp !== stamp) {
+      const why = h.model.hash !== model.hash ? `model ${h.model.name} (hash ${h.model.hash.slice(0, 12)}), this run uses ${model.name} (hash ${model.hash.slice(0, 12)})` : `view ${describeView(h.view)} / preprocessing ${JSON.stringify(h.preprocessing)}, this run uses ${describeView(view)} / ${JSON.stringify(preprocessing)}`;
+      throw new Error(`feature store ${dir} was made with ${why}; choose another output folder`);
+    }
+  } else {
+    const header: StoreHeader = { format: STORE_FORMAT, version: STORE_VERSION, stamp, model, preprocessing, view, seed, created: new Date().toISOString() };
+    writeFileAtomicSync(headerFile, `${JSON.stringify(header, null, 2)}\n`);
+  }
+  const header = readHeader(dir);
+  const { records, nextShard } = collectRecords(dir, header, true);
+
+  // What is already recorded (embedded or failed), by path → size and mtime.
+  const known = new Map<string, { size: number; mtimeMs: number }>();
+  for (const r of records) {
+    for (const [p, size, mtimeMs] of r.items) known.set(p, { size, mtimeMs });
+    for (const [p, size, mtimeMs] of r.bad) known.set(p, { size, mtimeMs });
+  }
+  const unique = [...new Set(files.map((f) => resolve(f)))];
+  const todo: { path: string; size: number; mtimeMs: number }[] = [];
+  const missing: BadRecord[] = [];
+  let skipped = 0;
+  for (const path of unique) {
+    let st: { size: number; mtimeMs: number };
+    try {
+      const s = await stat(path);
+      st = { size: s.size, mtimeMs: s.mtimeMs };
+    } catch (e) {
+      const k = known.get(path);
+      if (k && k.size === -1) skipped++;
+      else missing.push([path, -1, -1, 'missing', (e as NodeJS.ErrnoException).code ?? (e as Error).message]);
+      continue;
+    }
+    const k = known.get(path);
+    if (k && k.size === st.size && k.mtimeMs === st.mtimeMs) skipped++;
+    else todo.push({ path, ...st });
+  }
+  return { todo, missing, skipped, nextShard };
 }

@@ -30,7 +30,8 @@ export const clipFeatures: FeatureProvider = async (images, config, runDir, { da
     log(`${encoder.standIn ? 'STAND-IN encoder (not CLIP)' : 'encoder'}: ${encoder.description}`);
     const view = encoderView(encoder.preprocessing);
     const dir = storeDir ?? defaultFeatureStoreDir(dataPath, config.clip.model);
-    const r = await buildFeatureStore({ dir, encoder, files: images, view, batchSize: config.clip.batchSize });
+    // Under several ranks each embeds its share of the shards into the one store.
+    const r = await buildFeatureStore({ dir, encoder, files: images, view, batchSize: config.clip.batchSize, comm: runDir.comm });
     log(`feature store ${dir}: ${r.embedded} embedded, ${r.skipped} already there, ${r.failed} failed in ${r.seconds.toFixed(1)} s`);
     runDir.recordSkipped(r.store.bad.map((b) => [b.path, `${b.kind}: ${b.detail}`]));
     return r.store;

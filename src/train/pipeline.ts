@@ -160,8 +160,10 @@ export async function runAlignment(ctx: RunContext): Promise<{ teacher: Model; s
     } else ctx.log(`align-${who}: no held-out images, the last epoch is handed on`);
     done[who] = r.model;
   }
-  saveModel(ctx.runDir.model('aligned-teacher'), done.teacher);
-  saveModel(ctx.runDir.model('aligned-student'), done.student);
+  if (ctx.runDir.writer) {
+    saveModel(ctx.runDir.model('aligned-teacher'), done.teacher);
+    saveModel(ctx.runDir.model('aligned-student'), done.student);
+  }
   let probes: ProbeRow[] = [];
   const evals = [ctx.val, ctx.test].filter((s): s is LabeledSplit => s !== null);
   if (a.probe && evals.length > 0) {
@@ -205,7 +207,7 @@ export function alignmentSplit(ctx: Pick<RunContext, 'config' | 'dataset' | 'poo
 export async function runTeacher(ctx: RunContext, aligned: Model | null): Promise<Model> {
   const f = ctx.config.finetune;
   const teacher = (await finetune({ ...common(ctx, 'teacher', f, 3), encoder: ctx.teacherEncoder, init: aligned, train: ctx.train, val: ctx.val, threshold: ctx.dataset.threshold })).model;
-  saveModel(ctx.runDir.model('teacher'), teacher, { dataset: ctx.dataset.name, bins: ctx.train.bins });
+  if (ctx.runDir.writer) saveModel(ctx.runDir.model('teacher'), teacher, { dataset: ctx.dataset.name, bins: ctx.train.bins });
   return teacher;
 }
 
@@ -248,8 +250,9 @@ export async function runClipFinetune(ctx: RunContext): Promise<Model> {
   return (await finetune({ ...common(ctx, 'clip-finetune', f, 7), encoder, init: clip, train: ctx.train, val: ctx.val, threshold: ctx.dataset.threshold })).model;
 }
 
-/** The shipped student: models/student.safetensors and models/student.onnx. */
+/** The shipped student: models/student.safetensors and models/student.onnx (rank 0 writes them). */
 export async function exportStudent(ctx: RunContext, student: Model): Promise<void> {
+  if (!ctx.runDir.writer) return;
   saveModel(ctx.runDir.model('student'), student, { dataset: ctx.dataset.name, bins: ctx.train.bins });
   const S = student.config.encoder;
   const view = evalView(S.imgSize);
@@ -270,9 +273,10 @@ export async function scoreModels(ctx: RunContext, models: readonly [string, Mod
   const rows: ResultRow[] = [];
   if (!split) return rows;
   for (const [name, model] of models) {
-    const ev: Evaluation = await evaluateSplit(model, split, evalView(model.config.encoder.imgSize), { threshold: ctx.dataset.threshold, cache: ctx.cache });
+    // Under several ranks each scores a slice; all get every prediction.
+    const ev: Evaluation = await evaluateSplit(model, split, evalView(model.config.encoder.imgSize), { threshold: ctx.dataset.threshold, cache: ctx.cache, comm: ctx.runDir.comm });
     rows.push({ name, report: ev.report });
-    savePredictions(ctx.runDir.path, name, ev); // the report plots these instead of scoring again
+    if (ctx.runDir.writer) savePredictions(ctx.runDir.path, name, ev); // the report plots these instead of scoring again
     ctx.runDir.log({ event: 'test', model: name, split: split.name, ...ev.report });
   }
   return rows;
@@ -280,7 +284,7 @@ export async function scoreModels(ctx: RunContext, models: readonly [string, Mod
 
 /** Writes report.html unless the options say not to; never fails the run. */
 export async function finishRun(ctx: RunContext): Promise<void> {
-  if (ctx.options.report ?? true) {
+  if ((ctx.options.report ?? true) && ctx.runDir.writer) {
     try {
       ctx.log(`report: ${await writeRunReport(ctx.runDir.path)}`);
     } catch (e) {
