@@ -111,11 +111,20 @@ function nsfwjsDir(): string {
   throw new Error(`the CLIP stand-in: found nsfwjs's entry ${entry} but not its package.json above it`);
 }
 
+/** The three networks nsfwjs@4.3.0 ships (folders under dist/models). */
+export const NSFWJS_MODELS = ['mobilenet_v2', 'mobilenet_v2_mid', 'inception_v3'] as const;
+export type NsfwjsModelName = (typeof NSFWJS_MODELS)[number];
+
 /** Reads nsfwjs's MobileNetV2 files (require() of its UMD modules; tfjs is not needed). */
 export function readNsfwjsMobileNetV2(): NsfwjsModelFiles {
+  return readNsfwjsModel('mobilenet_v2');
+}
+
+/** Reads one of nsfwjs's networks: model.json and the weight shards, still quantised. */
+export function readNsfwjsModel(name: NsfwjsModelName): NsfwjsModelFiles {
   const packageDir = nsfwjsDir();
   const version = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
-  const modelDir = join(packageDir, 'dist', 'models', 'mobilenet_v2');
+  const modelDir = join(packageDir, 'dist', 'models', name);
   const modelFile = join(modelDir, 'model.min.js');
   if (!existsSync(modelFile)) throw new Error(`the CLIP stand-in: ${modelFile} is missing (nsfwjs ${version}; expected 4.3.0's layout)`);
   const require = createRequire(import.meta.url);
