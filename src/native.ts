@@ -59,6 +59,14 @@ export interface DeviceStats {
   emulated: boolean;
 }
 
+export interface NcclInfo {
+  found: boolean;
+  /** NCCL_VERSION_CODE: major * 10000 + minor * 100 + patch. */
+  version?: number;
+  library?: string;
+  reason?: string;
+}
+
 export interface CudaInfo {
   compiled: boolean;
   runtimeVersion?: number;
@@ -90,6 +98,18 @@ export interface NativeAddon {
   deviceMemory(device: number): DeviceMemoryInfo;
   deviceEmptyCache(): void;
   deviceStats(): DeviceStats;
+
+  /** Whether libnccl loads ($CSKD_NCCL, else libnccl.so.2); without CUDA, why not. */
+  ncclInfo(): NcclInfo;
+  /** Rank 0's 128-byte unique id (broadcast over MPI by src/dist/nccl.ts); CUDA builds only. */
+  ncclUniqueId?(): Uint8Array;
+  /** Joins the communicator on `device`; blocks until every rank has. */
+  ncclStart?(device: number, id: Uint8Array, nranks: number, rank: number): void;
+  /** In place over the device's stream; drains it first and waits for the collective. */
+  ncclAllReduce?(x: DeviceView, n: number): void;
+  ncclBroadcast?(x: DeviceView, n: number, root: number): void;
+  /** Destroy (every rank, in order) or abort (this rank alone). */
+  ncclStop?(abort: boolean): void;
 
   gemm(
     A: F32, B: F32, C: F32, bias: OptF32,
@@ -207,18 +227,12 @@ export const native: NativeAddon = require(findAddon()) as NativeAddon;
 
 type HostArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
-export interface NcclProbe {
-  found: boolean;
-  version?: number;
-  library?: string;
-  reason?: string;
-}
-
 export interface MpiNative {
   /** MPI_Get_library_version (callable before init). */
   libraryVersion(): string;
-  /** dlopen of libnccl.so.2 (CSKD_NCCL names another), for `cskd info`. */
-  probeNccl(): NcclProbe;
+  /** The deadline of allReduceSum & co. around another module's blocking call (NCCL's). */
+  armWatchdog(timeoutS: number, what: string): void;
+  disarmWatchdog(): void;
   init(): { rank: number; size: number; funneled: boolean; library: string };
   /** Every rank's header into table (rank-major); returns the ranks whose header did not come in time. */
   exchangeHeaders(header: Float64Array, table: Float64Array, timeoutS: number): number[];
@@ -253,14 +267,17 @@ export function loadMpiModule(): { module: MpiNative } | { reason: string } {
 
 export interface CommunicationInfo {
   mpi: { found: boolean; library?: string; reason?: string };
-  nccl: NcclProbe;
+  nccl: NcclInfo;
 }
 
-/** Whether the MPI module loads (and which MPI it links) and whether NCCL would: `cskd info`. */
+/** Whether the MPI module loads (and which MPI it links) and whether the addon loads NCCL: `cskd info`. */
 export function communicationInfo(): CommunicationInfo {
   const loaded = loadMpiModule();
+  // The addon's own loader, the one training uses. NCCL's unique id travels
+  // over MPI, so without the MPI module NCCL is found but cannot start.
+  const nccl = native.ncclInfo();
   if ('reason' in loaded) {
-    return { mpi: { found: false, reason: loaded.reason }, nccl: { found: false, reason: 'not checked: NCCL is bootstrapped over MPI, whose module is not built' } };
+    return { mpi: { found: false, reason: loaded.reason }, nccl: nccl.found ? { ...nccl, found: false, reason: `${nccl.library} loads, but NCCL starts over MPI, whose module is not built` } : nccl };
   }
-  return { mpi: { found: true, library: loaded.module.libraryVersion().split(/[,\n]/)[0] }, nccl: loaded.module.probeNccl() };
+  return { mpi: { found: true, library: loaded.module.libraryVersion().split(/[,\n]/)[0] }, nccl };
 }

@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerOptim(env, exports);
   registerResample(env, exports);
   registerDevice(env, exports);
+  registerNccl(env, exports);
   return exports;
 }
 

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "mpi/exchange.h"
-#include "mpi/nccl_probe.h"
 #include "mpi/watchdog.h"
 
 namespace cskd::mpi {
@@ -97,17 +96,17 @@ Napi::Value LibraryVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), s);
 }
 
-Napi::Value ProbeNccl(const Napi::CallbackInfo& info) {
-  NcclProbe p = probeNccl();
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("found", p.found);
-  if (p.found) {
-    o.Set("version", p.version);
-    o.Set("library", p.library);
-  } else {
-    o.Set("reason", p.reason);
-  }
-  return o;
+// armWatchdog(timeoutS, what) / disarmWatchdog(): the same deadline around
+// calls outside this module that may block on other ranks (the main addon's
+// NCCL calls, src/dist/nccl.ts).
+Napi::Value ArmWatchdog(const Napi::CallbackInfo& info) {
+  armWatchdog(seconds(info.Env(), info[0], "armWatchdog"), text(info[1]));
+  return info.Env().Undefined();
+}
+
+Napi::Value DisarmWatchdog(const Napi::CallbackInfo& info) {
+  disarmWatchdog();
+  return info.Env().Undefined();
 }
 
 // Makes the libmpi this module was linked against RTLD_GLOBAL (see the top).
@@ -252,7 +251,8 @@ Napi::Value Finalize(const Napi::CallbackInfo& info) {
 
 Napi::Object Register(Napi::Env env, Napi::Object exports) {
   exports.Set("libraryVersion", Napi::Function::New(env, LibraryVersion));
-  exports.Set("probeNccl", Napi::Function::New(env, ProbeNccl));
+  exports.Set("armWatchdog", Napi::Function::New(env, ArmWatchdog));
+  exports.Set("disarmWatchdog", Napi::Function::New(env, DisarmWatchdog));
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("exchangeHeaders", Napi::Function::New(env, ExchangeHeaders));
   exports.Set("allReduceSum", Napi::Function::New(env, AllReduceSum));

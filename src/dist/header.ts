@@ -2,13 +2,16 @@
 // and the verdict all ranks reach from the same table of headers: the
 // collective runs, or every rank throws the same mismatch.
 
-export const HEADER_LENGTH = 8;
+export const HEADER_LENGTH = 9;
 const MAGIC = 0x5c5d;
 
 export const OPS = ['allReduce', 'broadcast', 'allgather', 'barrier'] as const;
 export type Op = (typeof OPS)[number];
 export const DTYPES = ['float32', 'float64', 'int32', 'uint8', 'none'] as const;
 export type ElementType = (typeof DTYPES)[number];
+/** Where the buffer lives: device tensors may take another route (NCCL) than host memory (MPI). */
+export const PLACES = ['host', 'device'] as const;
+export type Place = (typeof PLACES)[number];
 
 export interface Header {
   /** The collective's number since the communicator started (every rank counts the same). */
@@ -23,6 +26,7 @@ export interface Header {
   root: number;
   /** What the call site says it is ('gradients', 'loss'), by hash. */
   label: string;
+  place: Place;
 }
 
 /** FNV-1a, 32 bits: labels travel as a number. */
@@ -36,7 +40,7 @@ export function labelHash(label: string): number {
 }
 
 export function encodeHeader(h: Header): Float64Array {
-  return Float64Array.of(MAGIC, h.seq, h.step, OPS.indexOf(h.op), DTYPES.indexOf(h.dtype), h.count, h.root, labelHash(h.label));
+  return Float64Array.of(MAGIC, h.seq, h.step, OPS.indexOf(h.op), DTYPES.indexOf(h.dtype), h.count, h.root, labelHash(h.label), PLACES.indexOf(h.place));
 }
 
 interface Decoded {
@@ -48,6 +52,7 @@ interface Decoded {
   count: number;
   root: number;
   label: number;
+  place: string;
 }
 
 function decode(table: Float64Array, rank: number): Decoded {
@@ -61,11 +66,13 @@ function decode(table: Float64Array, rank: number): Decoded {
     count: r[5]!,
     root: r[6]!,
     label: r[7]!,
+    place: PLACES[r[8]!] ?? `place ${r[8]}`,
   };
 }
 
 function describe(d: Decoded, label?: string): string {
-  const what = d.op === 'barrier' ? '' : `${d.dtype} x ${d.count < 0 ? 'any' : d.count}${d.op === 'broadcast' ? ` from rank ${d.root}` : ''}`;
+  const what =
+    d.op === 'barrier' ? '' : `${d.dtype} x ${d.count < 0 ? 'any' : d.count}${d.place === 'device' ? ' on device' : ''}${d.op === 'broadcast' ? ` from rank ${d.root}` : ''}`;
   const name = label !== undefined ? `'${label}'` : `label #${d.label.toString(16)}`;
   return `#${d.seq} ${d.op}(${what}) ${name} at step ${d.step}`;
 }
@@ -94,6 +101,7 @@ export function headerMismatch(table: Float64Array, size: number, mine: Header):
     else if (d.label !== ref.label) why = 'calls it from another place';
     else if (d.dtype !== ref.dtype) why = 'passes another element type';
     else if (d.root !== ref.root) why = 'names another root';
+    else if (d.place !== ref.place) why = `passes ${d.place} memory where rank 0 passes ${ref.place} memory`;
     else if (ref.op === 'allReduce' && d.count !== ref.count) why = 'passes another element count';
     else if (ref.op === 'broadcast' && d.count !== -1 && d.count !== root.count) why = "passes another element count than the root's";
     if (why) {

@@ -1,12 +1,15 @@
 // The communicator over MPI (native/mpi, loaded through src/native.ts). Each
 // collective is two calls into the module: the header exchange (every rank
 // learns what every other is calling, and who has not arrived), then the MPI
-// collective itself under the watchdog. See docs/distributed.md.
+// collective itself under the watchdog. Device tensors take the NCCL route
+// when the world has one (nccl.ts), else a host copy through MPI. See
+// docs/distributed.md.
 import type { MpiNative } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Communicator, HostArray } from './communicator.js';
 import { DistError } from './errors.js';
-import { type ElementType, encodeHeader, type Header, HEADER_LENGTH, headerMismatch, countsOf, type Op } from './header.js';
+import { type ElementType, encodeHeader, type Header, HEADER_LENGTH, headerMismatch, countsOf, type Op, type Place } from './header.js';
+import type { NcclRoute } from './nccl.js';
 
 function elementType(x: HostArray): ElementType {
   if (x instanceof Float32Array) return 'float32';
@@ -28,7 +31,7 @@ export interface MpiOptions {
 }
 
 export class MpiCommunicator implements Communicator {
-  readonly backend = 'mpi' as const;
+  readonly backend: 'mpi' | 'nccl';
   readonly rank: number;
   readonly size: number;
   /** Set once a collective failed: the job is then only fit to end. */
@@ -42,7 +45,9 @@ export class MpiCommunicator implements Communicator {
     readonly mpi: MpiNative,
     world: { rank: number; size: number },
     readonly options: MpiOptions,
+    readonly nccl: NcclRoute | null = null,
   ) {
+    this.backend = nccl ? 'nccl' : 'mpi';
     this.rank = world.rank;
     this.size = world.size;
     this.#table = new Float64Array(HEADER_LENGTH * world.size);
@@ -54,10 +59,10 @@ export class MpiCommunicator implements Communicator {
   }
 
   /** Exchanges headers; throws (on every rank alike) unless all ranks call this same collective. */
-  #enter(op: Op, label: string, dtype: ElementType, count: number, root: number): { what: string; table: Float64Array } {
+  #enter(op: Op, label: string, dtype: ElementType, count: number, root: number, place: Place = 'host'): { what: string; table: Float64Array } {
     if (this.#finalized) throw new DistError(`rank ${this.rank}: ${op} '${label}' after finalize`, false);
     if (this.failure) throw this.failure;
-    const header: Header = { seq: this.#seq++, step: this.#step, op, dtype, count, root, label };
+    const header: Header = { seq: this.#seq++, step: this.#step, op, dtype, count, root, label, place };
     const what = `rank ${this.rank}: collective #${header.seq} ${op} '${label}' at step ${header.step}`;
     const missing = this.mpi.exchangeHeaders(encodeHeader(header), this.#table, this.options.timeoutS);
     if (missing.length > 0) {
@@ -74,13 +79,15 @@ export class MpiCommunicator implements Communicator {
   }
 
   allReduce(x: Tensor | HostArray, label: string): void {
-    const run = (h: HostArray): void => {
-      const { what } = this.#enter('allReduce', label, elementType(h), h.length, -1);
-      this.mpi.allReduceSum(h, this.options.bucketElements, this.options.timeoutS, what);
-    };
-    if (isHostArray(x) || x.device === 'cpu') return run(isHostArray(x) ? x : x.data);
+    const sum = (h: HostArray, what: string): void => this.mpi.allReduceSum(h, this.options.bucketElements, this.options.timeoutS, what);
+    if (isHostArray(x) || x.device === 'cpu') {
+      const h = isHostArray(x) ? x : x.data;
+      return sum(h, this.#enter('allReduce', label, elementType(h), h.length, -1).what);
+    }
+    const { what } = this.#enter('allReduce', label, 'float32', x.size, -1, 'device');
+    if (this.nccl) return this.#viaNccl(what, (n) => n.allReduce(x, what));
     const host = x.copyToHost();
-    run(host);
+    sum(host, what);
     writeBack(x, host);
   }
 
@@ -92,14 +99,26 @@ export class MpiCommunicator implements Communicator {
 
   broadcast(x: Tensor | HostArray, root: number, label: string): void {
     this.#checkRoot(root, 'broadcast');
-    const run = (h: HostArray): void => {
-      const { what } = this.#enter('broadcast', label, elementType(h), h.length, root);
-      this.mpi.broadcast(h, root, this.options.timeoutS, what);
-    };
-    if (isHostArray(x) || x.device === 'cpu') return run(isHostArray(x) ? x : x.data);
+    const send = (h: HostArray, what: string): void => this.mpi.broadcast(h, root, this.options.timeoutS, what);
+    if (isHostArray(x) || x.device === 'cpu') {
+      const h = isHostArray(x) ? x : x.data;
+      return send(h, this.#enter('broadcast', label, elementType(h), h.length, root).what);
+    }
+    const { what } = this.#enter('broadcast', label, 'float32', x.size, root, 'device');
+    if (this.nccl) return this.#viaNccl(what, (n) => n.broadcast(x, root, what));
     const host = x.copyToHost();
-    run(host);
+    send(host, what);
     writeBack(x, host);
+  }
+
+  /** A failed NCCL call leaves the other ranks in the collective: the job must be aborted. */
+  #viaNccl(what: string, call: (nccl: NcclRoute) => void): void {
+    try {
+      call(this.nccl!);
+    } catch (e) {
+      this.failure = new DistError(`${what}: ${(e as Error).message}`, false);
+      throw this.failure;
+    }
   }
 
   broadcastJson<T>(value: T | undefined, root: number, label: string): T {
@@ -131,6 +150,7 @@ export class MpiCommunicator implements Communicator {
   finalize(): void {
     if (this.#finalized) return;
     this.#finalized = true;
+    this.nccl?.stop(false);
     this.mpi.finalize();
   }
 

@@ -1,10 +1,12 @@
 // The process's communicator: MPI when a launcher started several ranks (or
-// CSKD_DIST=mpi), else the size-1 LocalCommunicator, with MPI never loaded.
+// CSKD_DIST=mpi), with NCCL for device tensors where every rank can use it;
+// else the size-1 LocalCommunicator, with MPI never loaded.
 import { loadMpiModule } from '../native.js';
 import { type Communicator, LocalCommunicator } from './communicator.js';
 import { DistError } from './errors.js';
 import { collectiveTimeout, detectLauncher, distMode, type Launch } from './launcher.js';
 import { MpiCommunicator } from './mpi.js';
+import { NcclRoute } from './nccl.js';
 
 let current: Communicator | undefined;
 
@@ -27,7 +29,9 @@ function startMpi(launch: Launch | null, env: NodeJS.ProcessEnv): MpiCommunicato
       `cskd: ${where}, but MPI sees rank ${w.rank} of ${w.size}: the MPI cskd_mpi.node links (${mpi.libraryVersion().split('\n')[0]}) is not the launcher's`,
     );
   }
-  const comm = new MpiCommunicator(mpi, w, { timeoutS: collectiveTimeout(env), bucketElements: bucketElements(env) });
+  const timeoutS = collectiveTimeout(env);
+  const nccl = NcclRoute.negotiate(mpi, w.rank, w.size, timeoutS);
+  const comm = new MpiCommunicator(mpi, w, { timeoutS, bucketElements: bucketElements(env) }, nccl);
   // A clean exit finalises. Any other exit aborts the job, so no rank is left
   // waiting in a collective for this one; MPI_Abort makes the launcher name
   // this rank. A failure every rank saw alike (a mismatch) finalises in order.

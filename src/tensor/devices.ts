@@ -48,7 +48,7 @@ export function environmentRows(info: SystemInfo = systemInfo()): [string, strin
     ['GEMM', info.gemm],
     ['CUDA', cuda],
     ['MPI', found(info.communication.mpi.found, info.communication.mpi.library, info.communication.mpi.reason)],
-    ['NCCL', found(info.communication.nccl.found, ncclVersion(info.communication.nccl.version), info.communication.nccl.reason)],
+    ['NCCL', found(info.communication.nccl.found, ncclFound(info.communication.nccl), info.communication.nccl.reason)],
   ];
 }
 
@@ -56,7 +56,9 @@ function found(ok: boolean, what: string | undefined, reason: string | undefined
   return ok ? `found${what ? ` (${what})` : ''}` : `not found: ${reason ?? 'unknown'}`;
 }
 
-/** NCCL_VERSION_CODE (major * 10000 + minor * 100 + patch) as text. */
-function ncclVersion(code: number | undefined): string | undefined {
-  return code === undefined ? undefined : `${Math.floor(code / 10000)}.${Math.floor(code / 100) % 100}.${code % 100}`;
+/** The version (NCCL_VERSION_CODE = major * 10000 + minor * 100 + patch) and the library loaded. */
+function ncclFound(nccl: CommunicationInfo['nccl']): string | undefined {
+  const v = nccl.version;
+  const version = v === undefined ? undefined : `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+  return [version, nccl.library].filter((x) => x !== undefined).join(', ') || undefined;
 }

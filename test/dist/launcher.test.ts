@@ -33,7 +33,7 @@ describe('detectLauncher', () => {
 });
 
 describe('headerMismatch', () => {
-  const base: Header = { seq: 4, step: 2, op: 'allReduce', dtype: 'float32', count: 10, root: -1, label: 'gradients' };
+  const base: Header = { seq: 4, step: 2, op: 'allReduce', dtype: 'float32', count: 10, root: -1, label: 'gradients', place: 'host' };
   const table = (...hs: Header[]): Float64Array => {
     const t = new Float64Array(HEADER_LENGTH * hs.length);
     hs.forEach((h, r) => t.set(encodeHeader(h), r * HEADER_LENGTH));
@@ -59,6 +59,8 @@ describe('headerMismatch', () => {
       [{ label: 'loss' }, 'calls it from another place'],
       [{ dtype: 'float64' }, 'passes another element type'],
       [{ count: 11 }, 'passes another element count'],
+      // Device tensors may go by NCCL and host memory by MPI: both must agree.
+      [{ place: 'device' }, 'passes device memory where rank 0 passes host memory: #4 allReduce(float32 x 10 on device)'],
     ];
     for (const [change, why] of cases) {
       const msg = headerMismatch(table(base, base, { ...base, ...change }), 3, base);
