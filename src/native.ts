@@ -48,6 +48,8 @@ export interface DeviceMemoryInfo {
   /** The caching allocator's blocks handed out and held in its cache, bytes. */
   inUse: number;
   cached: number;
+  /** Released blocks waiting for another stream's work before they can be reused, bytes. */
+  pending: number;
 }
 
 export interface DeviceStats {
@@ -87,10 +89,15 @@ export interface NativeAddon {
 
   /** CUDA devices this addon can use (0 when built without CUDA); the rest exist only with CUDA. */
   deviceCount(): number;
-  deviceAllocate(device: number, bytes: number, zero: boolean): DeviceHandle;
+  /** `forUpload`: the block belongs to the copy stream (a deviceUpload destination). */
+  deviceAllocate(device: number, bytes: number, zero: boolean, forUpload?: boolean): DeviceHandle;
   deviceRelease(handle: DeviceHandle): void;
   /** n floats between any of host and device; waits only when the destination is the host. */
   deviceCopy(dst: F32, src: F32, n: number): void;
+  /** n floats host -> device on the copy stream from pinned staging; dst from deviceAllocate(..., forUpload). */
+  deviceUpload(dst: DeviceView, src: Float32Array, n: number): void;
+  /** Tests: the compute (or copy) stream sleeps ms on the host before its later work. */
+  deviceHoldStream(device: number, ms: number, copy: boolean): void;
   deviceFill(x: F32, n: number, value: number): void;
   /** flag[0] = 1 when x holds a NaN or an infinity (enqueued, not read). */
   flagNonFinite(x: F32, n: number, flag: F32): void;

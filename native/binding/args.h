@@ -22,7 +22,22 @@ struct DeviceBlock {
   size_t bytes;
   int device;
   bool released = false;
+  // Allocated for the copy stream (deviceUpload's destinations).
+  bool forUpload = false;
+#ifdef CSKD_HAVE_CUDA
+  // Recorded after the block's last upload; the compute stream has not yet
+  // waited for it while `uploadPending`.
+  cudaEvent_t uploaded = nullptr;
+  bool uploadPending = false;
+#endif
 };
+
+#ifdef CSKD_HAVE_CUDA
+// Makes the compute stream wait for the block's pending upload (device.cc):
+// called for every device view an op resolves, so no kernel reads an input
+// before it has arrived, whichever op touches it first.
+void awaitUpload(DeviceBlock* b);
+#endif
 
 // The tag of DeviceBlock handles (device.cc sets it, Args checks it).
 extern const napi_type_tag kDeviceBlockTag;
@@ -62,6 +77,9 @@ class Args {
         fail(std::string(name) + " is a view outside its device block", false);
       checkLength(name, static_cast<int64_t>(length), need);
       place(name, true, b->device);
+#ifdef CSKD_HAVE_CUDA
+      if (b->uploadPending) awaitUpload(b);
+#endif
       return static_cast<float*>(b->ptr) + static_cast<int64_t>(offset);
     }
     fail(std::string(name) + " must be a Float32Array (or a device view)", true);

@@ -35,6 +35,11 @@ cudaStream_t Args::stream() const {
   return cuda::deviceStream(place_.index);
 }
 
+void awaitUpload(DeviceBlock* b) {
+  CUDA_CHECK(cudaStreamWaitEvent(cuda::deviceStream(b->device), b->uploaded, 0));
+  b->uploadPending = false;
+}
+
 namespace {
 
 int deviceCount() {
@@ -54,17 +59,28 @@ int deviceArg(const Args& a, size_t i) {
   return static_cast<int>(d);
 }
 
-// deviceAllocate(device, bytes, zero): a handle to at least `bytes` of device
-// memory; zero-filled in stream order when `zero`.
+// Returns a block to the allocator and drops its upload event.
+void releaseBlock(DeviceBlock* b) {
+  b->released = true;
+  cuda::DeviceAllocator::instance().release(b->ptr);
+  if (b->uploaded) cudaEventDestroy(b->uploaded);  // legal with a record pending
+  b->uploaded = nullptr;
+}
+
+// deviceAllocate(device, bytes, zero, forUpload?): a handle to at least
+// `bytes` of device memory; zero-filled in stream order when `zero`. With
+// `forUpload` the block belongs to the copy stream (a deviceUpload
+// destination), else to the compute stream.
 Napi::Value Allocate(const Napi::CallbackInfo& info) {
   Args a(info, "deviceAllocate");
   const int device = deviceArg(a, 0);
   const size_t bytes = static_cast<size_t>(a.i64(1, "bytes"));
   const bool zero = a.flag(2, "zero");
-  cuda::deviceStream(device);  // makes the device current for the allocator
+  const bool forUpload = a.optionalFlag(3, "forUpload");
+  cudaStream_t stream = forUpload ? cuda::copyStream(device) : cuda::deviceStream(device);
   void* p = nullptr;
   try {
-    p = cuda::DeviceAllocator::instance().allocate(bytes);
+    p = cuda::DeviceAllocator::instance().allocate(bytes, stream);
   } catch (const cuda::CudaError& e) {
     const cuda::MemoryInfo m = cuda::memoryInfo(device);
     a.fail("out of device memory allocating " + std::to_string(bytes) +
@@ -73,12 +89,14 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
                std::to_string(cuda::DeviceAllocator::instance().bytesInUse()) + " in use)",
            false);
   }
-  if (zero) cuda::zero(p, bytes, device);
+  if (zero) CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream));
   auto* block = new DeviceBlock{p, bytes, device};
+  block->forUpload = forUpload;
   auto handle = Napi::External<DeviceBlock>::New(info.Env(), block, [](Napi::Env, DeviceBlock* b) {
-    // The stream keeps its order, so a later allocation that gets this block
-    // runs after every kernel already enqueued on it.
-    if (!b->released) cuda::DeviceAllocator::instance().release(b->ptr);
+    // The allocator keeps reuse in stream order (allocator.h), so a later
+    // allocation that gets this block runs after every kernel already
+    // enqueued on it.
+    if (!b->released) releaseBlock(b);
     delete b;
   });
   handle.TypeTag(&kDeviceBlockTag);
@@ -89,9 +107,42 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
 // of the handle throw.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Args a(info, "deviceRelease");
-  DeviceBlock* b = a.deviceBlock(info[0], "handle");
-  b->released = true;
-  cuda::DeviceAllocator::instance().release(b->ptr);
+  releaseBlock(a.deviceBlock(info[0], "handle"));
+  return info.Env().Undefined();
+}
+
+// deviceUpload(dst, src, n): n floats host -> device on the copy stream
+// (stream.h upload). dst must be a view of a forUpload block; the first op
+// that reads it afterwards makes the compute stream wait for the copy.
+Napi::Value Upload(const Napi::CallbackInfo& info) {
+  Args a(info, "deviceUpload");
+  const int64_t n = a.i64(2, "n");
+  Args da(info, "deviceUpload"), sa(info, "deviceUpload");
+  float* dst = da.f32(0, n, "dst");
+  const float* src = sa.f32(1, n, "src");
+  if (!da.onDevice() || sa.onDevice())
+    a.fail("dst must be a device view and src a Float32Array", true);
+  DeviceBlock* b = da.deviceBlock(info[0].As<Napi::Object>().Get("handle"), "dst");
+  if (!b->forUpload)
+    a.fail("dst must be allocated for uploads (deviceAllocate(..., forUpload = true))", true);
+  const int device = b->device;
+  if (!b->uploaded) CUDA_CHECK(cudaEventCreate(&b->uploaded));
+  // The compute stream will read the block: its release then waits for that.
+  cuda::DeviceAllocator::instance().recordStream(b->ptr, cuda::deviceStream(device));
+  cuda::upload(dst, src, sizeof(float) * static_cast<size_t>(n), device, b->uploaded);
+  b->uploadPending = true;
+  return info.Env().Undefined();
+}
+
+// deviceHoldStream(device, ms, copy): tests only. The compute (or with
+// `copy`, the copy) stream sleeps ms on the host before its later work, so a
+// test can hold work in flight while it checks what must wait for it.
+Napi::Value HoldStream(const Napi::CallbackInfo& info) {
+  Args a(info, "deviceHoldStream");
+  const int device = deviceArg(a, 0);
+  const int64_t ms = a.i64(1, "ms");
+  cuda::holdStream(a.flag(2, "copy") ? cuda::copyStream(device) : cuda::deviceStream(device),
+                   static_cast<int>(ms));
   return info.Env().Undefined();
 }
 
@@ -156,6 +207,7 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   o.Set("total", static_cast<double>(m.total));
   o.Set("inUse", static_cast<double>(alloc.bytesInUse()));
   o.Set("cached", static_cast<double>(alloc.bytesCached()));
+  o.Set("pending", static_cast<double>(alloc.bytesPending()));
   return o;
 }
 
@@ -186,6 +238,8 @@ void registerDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceAllocate", Napi::Function::New(env, Allocate, "deviceAllocate"));
   exports.Set("deviceRelease", Napi::Function::New(env, Release, "deviceRelease"));
   exports.Set("deviceCopy", Napi::Function::New(env, Copy, "deviceCopy"));
+  exports.Set("deviceUpload", Napi::Function::New(env, Upload, "deviceUpload"));
+  exports.Set("deviceHoldStream", Napi::Function::New(env, HoldStream, "deviceHoldStream"));
   exports.Set("deviceFill", Napi::Function::New(env, Fill, "deviceFill"));
   exports.Set("flagNonFinite", Napi::Function::New(env, FlagNonFinite, "flagNonFinite"));
   exports.Set("deviceSynchronize", Napi::Function::New(env, Synchronize, "deviceSynchronize"));

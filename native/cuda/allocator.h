@@ -1,15 +1,22 @@
-// A caching allocator of device memory over cudaMalloc.
+// A stream-ordered caching allocator of device memory over cudaMalloc.
 //
 // cudaMalloc/cudaFree synchronise the device and cost tens of microseconds, so
 // a training step that allocates its activations and scratch each time would
-// stall on them. Freed blocks go to a per-device cache, binned by rounded size,
-// and a later request of a similar size reuses one. A request that cudaMalloc
+// stall on them. Freed blocks go to a cache, binned by rounded size, and a
+// later request of a similar size reuses one. A request that cudaMalloc
 // cannot satisfy first releases the whole cache and tries again.
 //
-// Reuse is not stream-ordered: a block released while a kernel on another
-// stream may still read it must not be released until that stream is done.
-// With one stream per device (what cskd does) launch order makes reuse safe.
+// Reuse is stream-ordered, as in PyTorch's allocator. Each block belongs to
+// the stream it was allocated for, and the cache hands a freed block only to
+// a later request on that same stream, where launch order alone makes reuse
+// safe. A block that another stream also touches (the copy stream's upload
+// buffers, which the compute stream reads) is marked with recordStream();
+// when it is released, an event is recorded on each such stream and the
+// block waits, pending, until every event has completed, so no kernel still
+// reading it can see its next owner's data.
 #pragma once
+#include <cuda_runtime.h>
+
 #include <cstddef>
 
 namespace cskd::cuda {
@@ -18,15 +25,21 @@ class DeviceAllocator {
  public:
   static DeviceAllocator& instance();
 
-  // Device memory of at least `bytes` on the current device, 256-byte aligned.
-  void* allocate(size_t bytes);
-  // Returns a block from allocate() to the cache. Null is ignored.
+  // Device memory of at least `bytes` on the current device, 256-byte aligned,
+  // for work on `stream` (null: the device's compute stream, deviceStream()).
+  void* allocate(size_t bytes, cudaStream_t stream = nullptr);
+  // Notes that work on `stream`, other than the block's own, uses the block.
+  void recordStream(void* ptr, cudaStream_t stream);
+  // Returns a block from allocate() to the cache (after the work of the
+  // streams recorded on it). Null is ignored.
   void release(void* ptr);
-  // Frees every cached block of every device (cudaFree).
+  // Waits for pending blocks, then frees every cached block of every device.
   void emptyCache();
 
   size_t bytesInUse() const;
   size_t bytesCached() const;
+  // Released blocks still waiting for another stream's work.
+  size_t bytesPending() const;
 
  private:
   DeviceAllocator() = default;

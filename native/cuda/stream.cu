@@ -1,5 +1,8 @@
 // Per-device streams and copies (see stream.h).
+#include <chrono>
+#include <cstring>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "cuda/common.h"
@@ -43,6 +46,71 @@ void copyOnDevice(void* dst, const void* src, size_t bytes, int device) {
 void zero(void* dst, size_t bytes, int device) {
   if (bytes == 0) return;
   CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, deviceStream(device)));
+}
+
+cudaStream_t copyStream(int device) {
+  static std::mutex mu;
+  static std::unordered_map<int, cudaStream_t> streams;
+  deviceStream(device);  // sets the device; the compute stream exists first
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = streams.find(device);
+  if (it != streams.end()) return it->second;
+  cudaStream_t s = nullptr;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  streams[device] = s;
+  return s;
+}
+
+namespace {
+
+// Two pinned buffers per device, used in turn: while the copy engine reads
+// one, the host fills the other. A buffer grows (freed and allocated again)
+// to the largest upload it has carried, so steady-state steps allocate none.
+struct Staging {
+  struct Slot {
+    void* host = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t done = nullptr;  // recorded after the slot's last upload
+  };
+  Slot slots[2];
+  int next = 0;
+};
+
+}  // namespace
+
+void upload(void* dst, const void* src, size_t bytes, int device, cudaEvent_t done) {
+  if (bytes == 0) return;
+  static std::mutex mu;
+  static std::unordered_map<int, Staging> staging;
+  cudaStream_t copy = copyStream(device);
+  std::lock_guard<std::mutex> lock(mu);
+  Staging& st = staging[device];
+  Staging::Slot& slot = st.slots[st.next];
+  st.next ^= 1;
+  if (!slot.done) CUDA_CHECK(cudaEventCreate(&slot.done));
+  // The copy engine may still be reading this buffer for the upload before last.
+  CUDA_CHECK(cudaEventSynchronize(slot.done));
+  if (slot.capacity < bytes) {
+    CUDA_CHECK(cudaFreeHost(slot.host));
+    slot.host = nullptr;
+    slot.capacity = 0;
+    CUDA_CHECK(cudaMallocHost(&slot.host, bytes));
+    slot.capacity = bytes;
+  }
+  std::memcpy(slot.host, src, bytes);
+  CUDA_CHECK(cudaMemcpyAsync(dst, slot.host, bytes, cudaMemcpyHostToDevice, copy));
+  CUDA_CHECK(cudaEventRecord(slot.done, copy));
+  CUDA_CHECK(cudaEventRecord(done, copy));
+}
+
+namespace {
+void sleepOnHost(void* ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(reinterpret_cast<intptr_t>(ms)));
+}
+}  // namespace
+
+void holdStream(cudaStream_t stream, int ms) {
+  CUDA_CHECK(cudaLaunchHostFunc(stream, sleepOnHost, reinterpret_cast<void*>(intptr_t(ms))));
 }
 
 MemoryInfo memoryInfo(int device) {

@@ -49,11 +49,12 @@ export class DeviceBlock {
   readonly bytes: number;
   readonly handle: DeviceHandle;
 
-  constructor(device: `cuda:${number}`, bytes: number, zero: boolean) {
+  /** `forUpload`: for the copy stream, as the destination of uploads (upload.ts). */
+  constructor(device: `cuda:${number}`, bytes: number, zero: boolean, forUpload = false) {
     checkDeviceAvailable('deviceAllocate', device);
     this.device = device;
     this.bytes = bytes;
-    this.handle = native.deviceAllocate(deviceIndex(device), bytes, zero);
+    this.handle = native.deviceAllocate(deviceIndex(device), bytes, zero, forUpload);
   }
 
   view(offset: number, length: number): DeviceView {

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { allgatherJson, distEvent, globalCounts, gradScale, perRank, reduceGradients } from '../dist/data_parallel.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Precision, withPrecision } from '../ops/precision.js';
+import { prefetchToDevice } from './device_prefetch.js';
 import { AdamW } from '../optim/adamw.js';
 import { Ema } from '../optim/ema.js';
 import { cosineLr, layerDecayScale } from '../optim/schedule.js';
@@ -170,7 +171,9 @@ export async function runPhase<B extends PhaseBatch>(spec: PhaseSpec<B>): Promis
     let count = 0;
     let batchIndex = 0;
     const rankEpoch = { images: 0, waitMs: 0, stepMs: 0, reduceMs: 0 };
-    for await (const batch of spec.batches(epoch)) {
+    // On a device, each batch's inputs are uploaded on the copy stream while the step before it runs.
+    const source = model.device === 'cpu' ? spec.batches(epoch) : prefetchToDevice(spec.batches(epoch), model.device);
+    for await (const batch of source) {
       if (epoch === pos.epoch && batchIndex < pos.batch) {
         batchIndex++; // done before the resume
         continue;

@@ -95,6 +95,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaStreamQuery(cudaStream_t s);
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags = 0);
+typedef void (*cudaHostFn_t)(void* userData);
+// Runs fn(userData) in stream order on a thread of its own, holding back only
+// that stream (not counted as a launch).
+cudaError_t cudaLaunchHostFunc(cudaStream_t s, cudaHostFn_t fn, void* userData);
 cudaError_t cudaDeviceSynchronize();
 
 cudaError_t cudaEventCreate(cudaEvent_t* e);

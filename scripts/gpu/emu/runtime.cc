@@ -34,7 +34,7 @@ struct CUevent_st {
 namespace {
 
 struct Task {
-  enum Kind { Work, Record, Wait } kind;
+  enum Kind { Work, Record, Wait, Host } kind;
   std::function<void()> work;
   cudaEvent_t event = nullptr;
   uint64_t target = 0;
@@ -93,8 +93,21 @@ struct Runtime {
           if (ready(c)) return s = c, true;
         return false;
       });
-      Task t = std::move(s->queue.front());
       s->busy = true;
+      if (s->queue.front().kind == Task::Host) {
+        // A host function holds back only its own stream, as on a GPU: it
+        // runs on a thread of its own while the executor serves the others.
+        std::function<void()> fn = std::move(s->queue.front().work);
+        std::thread([this, s, fn = std::move(fn)] {
+          fn();
+          std::lock_guard<std::mutex> g(mu);
+          s->queue.pop_front();
+          s->busy = false;
+          cv.notify_all();
+        }).detach();
+        continue;
+      }
+      Task t = std::move(s->queue.front());
       lock.unlock();
       if (t.kind == Task::Work) t.work();
       lock.lock();
@@ -351,6 +364,12 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
   if (!r.events.count(e)) return fail(cudaErrorInvalidResourceHandle);
   if (e->recorded == 0) return cudaSuccess;  // never recorded: nothing to wait for
   r.push(lock, s, Task{Task::Wait, {}, e, e->recorded});
+  return cudaSuccess;
+}
+cudaError_t cudaLaunchHostFunc(cudaStream_t s, cudaHostFn_t fn, void* userData) {
+  Runtime& r = rt();
+  std::unique_lock<std::mutex> lock(r.mu);
+  r.push(lock, s, Task{Task::Host, [fn, userData] { fn(userData); }});
   return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize() {
