@@ -10,20 +10,29 @@
 
 namespace cskd::cuda {
 
-cudaStream_t deviceStream(int device) {
+namespace {
+
+// A stream of `device` per role (compute, copy), created on first use with
+// the device current. Non-blocking: work on the legacy default stream (a
+// library's stray cudaMemcpy) does not serialise with ours.
+enum class Role { Compute, Copy };
+cudaStream_t streamOf(int device, Role role) {
   static std::mutex mu;
-  static std::unordered_map<int, cudaStream_t> streams;
+  static std::unordered_map<int, cudaStream_t> streams[2];
   CUDA_CHECK(cudaSetDevice(device));
   std::lock_guard<std::mutex> lock(mu);
-  auto it = streams.find(device);
-  if (it != streams.end()) return it->second;
+  auto& byDevice = streams[static_cast<int>(role)];
+  auto it = byDevice.find(device);
+  if (it != byDevice.end()) return it->second;
   cudaStream_t s = nullptr;
-  // Non-blocking: work on the legacy default stream (a library's stray
-  // cudaMemcpy) does not serialise with ours.
   CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  streams[device] = s;
+  byDevice[device] = s;
   return s;
 }
+
+}  // namespace
+
+cudaStream_t deviceStream(int device) { return streamOf(device, Role::Compute); }
 
 void synchronize(int device) { CUDA_CHECK(cudaStreamSynchronize(deviceStream(device))); }
 
@@ -48,18 +57,7 @@ void zero(void* dst, size_t bytes, int device) {
   CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, deviceStream(device)));
 }
 
-cudaStream_t copyStream(int device) {
-  static std::mutex mu;
-  static std::unordered_map<int, cudaStream_t> streams;
-  deviceStream(device);  // sets the device; the compute stream exists first
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = streams.find(device);
-  if (it != streams.end()) return it->second;
-  cudaStream_t s = nullptr;
-  CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  streams[device] = s;
-  return s;
-}
+cudaStream_t copyStream(int device) { return streamOf(device, Role::Copy); }
 
 namespace {
 
