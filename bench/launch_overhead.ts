@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { ScoreHead } from '../src/nn/heads.js';
 import { initParameters } from '../src/nn/init.js';
 import { ParameterSet } from '../src/nn/parameters.js';
+import { vitConfig } from '../src/nn/registry.js';
 import { VIT_DEFAULTS, VisionTransformer, type VitConfig } from '../src/nn/vit.js';
 import { native } from '../src/native.js';
 import { AdamW } from '../src/optim/adamw.js';
@@ -32,6 +33,7 @@ import { Arena } from '../src/tensor/arena.js';
 import { synchronize } from '../src/tensor/device_memory.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Rng } from '../src/util/rng.js';
+import { vitTrainFlopsPerImage } from './lib/vit_flops.js';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '5' } } });
 const DEVICE = 'cuda:0';
@@ -83,14 +85,8 @@ const perLaunchUs = (hostMs * 1000) / launches;
 const stepLaunches = launches + adamwLaunches;
 const hostStepMs = (stepLaunches * perLaunchUs) / 1000;
 
-// ViT-S/16 at 224 px: 197 tokens, width 384, depth 12, MLP 1536. Forward FLOPs
-// per image: 2 × (GEMM MACs) + attention's two N×N×D products; training = 3×.
-const N = 197;
-const E = 384;
-const depth = 12;
-const gemmMacs = depth * N * (E * 3 * E + E * E + 2 * E * 4 * E) + 196 * 3 * 16 * 16 * E;
-const attnMacs = depth * 2 * N * N * E;
-const trainFlopsPerImage = 3 * 2 * (gemmMacs + attnMacs);
+// ViT-S/16 at 224 px (bench/lib/vit_flops.ts): training = 3 × the forward's FLOPs.
+const trainFlopsPerImage = vitTrainFlopsPerImage(vitConfig('vit-s16'), BINS);
 const peak = 989e12 * 0.4;
 
 const name = native.cudaInfo().devices[0]?.name ?? 'device';

@@ -17,12 +17,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 
 import { validatePreprocessing, type Interpolation } from '../onnx/metadata.js';
 import { checkBatch, type ClipEncoder, type EncoderPreprocessing, OPENAI_CLIP_PREPROCESSING } from './encoder.js';
 import { sha256, sha256File } from './files.js';
+import { loadOnnxRuntime, onnxRuntime } from '../onnx/runtime.js';
 
 const { onnx } = onnxProto;
 
@@ -208,13 +209,13 @@ async function modelHash(model: string): Promise<string> {
   return parts.length === 1 ? parts[0]! : sha256(parts.join(','));
 }
 
-function tensorMeta(m: ort.InferenceSession.ValueMetadata | undefined): ort.InferenceSession.TensorValueMetadata | null {
+function tensorMeta(m: Ort.InferenceSession.ValueMetadata | undefined): Ort.InferenceSession.TensorValueMetadata | null {
   return m && m.isTensor ? m : null;
 }
 
 export class OnnxClipEncoder implements ClipEncoder {
   readonly engine = 'onnxruntime' as const;
-  readonly #session: ort.InferenceSession;
+  readonly #session: Ort.InferenceSession;
   readonly #input: string;
   readonly #output: string;
   /** A fixed batch dimension in the model, or null when it is dynamic. */
@@ -228,7 +229,7 @@ export class OnnxClipEncoder implements ClipEncoder {
     readonly preprocessing: EncoderPreprocessing,
     readonly standIn: boolean,
     readonly description: string,
-    session: ort.InferenceSession,
+    session: Ort.InferenceSession,
     input: string,
     output: string,
     fixedBatch: number | null,
@@ -251,7 +252,8 @@ export class OnnxClipEncoder implements ClipEncoder {
     const found = findPreprocessing(located, props);
     const preprocessing: EncoderPreprocessing = opts.preprocessing ? { ...found, ...opts.preprocessing, source: `${found.source}, overridden by the caller` } : found;
     if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 0)) throw new RangeError(`OnnxClipEncoder: threads must be a non-negative integer, got ${opts.threads}`);
-    let session: ort.InferenceSession;
+    const ort = await loadOnnxRuntime(`CLIP model ${located.model}`);
+    let session: Ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(located.model, {
         executionProviders: ['cpu'],
@@ -301,7 +303,7 @@ export class OnnxClipEncoder implements ClipEncoder {
       if (dim === 0) {
         // Symbolic width: learn it from one blank image.
         const b = fixedBatch ?? 1;
-        const probe = await session.run({ [input]: new ort.Tensor('float32', new Float32Array(b * 3 * preprocessing.size ** 2), [b, 3, preprocessing.size, preprocessing.size]) }, [output]);
+        const probe = await session.run({ [input]: new (onnxRuntime().Tensor)('float32', new Float32Array(b * 3 * preprocessing.size ** 2), [b, 3, preprocessing.size, preprocessing.size]) }, [output]);
         const dims = probe[output]!.dims;
         if (dims.length !== 2) throw new Error(`CLIP model ${where}: output '${output}' came out [${dims.join(', ')}]; an embedding must be [batch, D]`);
         dim = dims[1]!;
@@ -332,7 +334,7 @@ export class OnnxClipEncoder implements ClipEncoder {
         padded.set(chunk);
         chunk = padded;
       }
-      const result = await this.#session.run({ [this.#input]: new ort.Tensor('float32', chunk, [step, 3, S, S]) }, [this.#output]);
+      const result = await this.#session.run({ [this.#input]: new (onnxRuntime().Tensor)('float32', chunk, [step, 3, S, S]) }, [this.#output]);
       const t = result[this.#output]!;
       if (t.dims.length !== 2 || t.dims[0] !== step || t.dims[1] !== this.dim) {
         throw new Error(`CLIP model ${this.modelPath}: output '${this.#output}' came out [${t.dims.join(', ')}], expected [${step}, ${this.dim}]`);

@@ -14,12 +14,13 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 
 import { ImageFileError } from '../data/errors.js';
 import { isCheckpoint } from '../model/checkpoint.js';
 import { parseOnnxMetadata, type OnnxModelMetadata, type OnnxPreprocessing } from '../onnx/metadata.js';
 import { preprocess, type ScoreInput } from './preprocess.js';
+import { loadOnnxRuntime, onnxRuntime } from '../onnx/runtime.js';
 
 export type { ScoreInput } from './preprocess.js';
 
@@ -92,7 +93,7 @@ export class Scorer {
   readonly maxBatch: number;
   readonly maxPixels: number | undefined;
   readonly stats: ScorerStats = { batches: 0, images: 0, modelMs: 0 };
-  readonly #session: ort.InferenceSession;
+  readonly #session: Ort.InferenceSession;
   readonly #inputName: string;
   readonly #queue: Pending[] = [];
   #running: Promise<void> | null = null;
@@ -100,7 +101,7 @@ export class Scorer {
   #pending = 0;
   #released = false;
 
-  private constructor(modelPath: string, session: ort.InferenceSession, metadata: OnnxModelMetadata, options: ScorerOptions) {
+  private constructor(modelPath: string, session: Ort.InferenceSession, metadata: OnnxModelMetadata, options: ScorerOptions) {
     this.modelPath = modelPath;
     this.#session = session;
     this.metadata = metadata;
@@ -140,7 +141,7 @@ export class Scorer {
     if (!metadata.outputNames.includes('distribution')) {
       throw new Error(`Scorer.load: ${modelPath} has no 'distribution' output (outputs: ${metadata.outputNames.join(', ')})`);
     }
-    const session = await ort.InferenceSession.create(bytes, {
+    const session = await (await loadOnnxRuntime('Scorer.load')).InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -288,11 +289,11 @@ export class Scorer {
     if (this.#released) throw new Error('Scorer: released');
     const s = this.preprocessing.size;
     const t0 = performance.now();
-    const out = await this.#session.run({ [this.#inputName]: new ort.Tensor('float32', pixels, [batch, 3, s, s]) }, ['distribution']);
+    const out = await this.#session.run({ [this.#inputName]: new (onnxRuntime().Tensor)('float32', pixels, [batch, 3, s, s]) }, ['distribution']);
     this.stats.modelMs += performance.now() - t0;
     this.stats.batches++;
     this.stats.images += batch;
-    const dist = (out['distribution'] as ort.Tensor).data as Float32Array;
+    const dist = (out['distribution'] as Ort.Tensor).data as Float32Array;
     const K = this.bins.length;
     if (dist.length !== batch * K) throw new Error(`Scorer: model returned ${dist.length} probabilities for ${batch} images of ${K} bins`);
     const scores: Score[] = [];
