@@ -47,7 +47,7 @@ export function registerServe(program: Command): void {
     .option('--max-body-mb <n>', 'largest image body in MiB (default 20; batch bodies: 64)', positiveInt)
     .option('--max-batch-items <n>', 'most images per batch request (default 64)', positiveInt)
     .option('--max-pixels <n>', 'refuse larger images (default 50000000)', positiveInt)
-    .option('--timeout-ms <ms>', 'time to receive and answer a request (default 30000)', positiveInt)
+    .option('--timeout-ms <ms>', 'time to receive and answer a request, and the most a model call may take before its process is replaced (default 30000)', positiveInt)
     .option('--shutdown-timeout-ms <ms>', 'how long SIGTERM waits for accepted requests (default 30000)', positiveInt)
     .option('--gallery <dir>', 'also serve this gallery (built by `cskd gallery`) at /, with drag-and-drop scoring')
     .option('--images <root>', 'with --gallery: the images root the gallery was built with (serves the originals)')
@@ -69,6 +69,8 @@ async function serve(values: ServeOptions, cores: number): Promise<number> {
     ...(values.threads !== undefined ? { threads: values.threads } : {}),
     ...(values.batchSize !== undefined ? { maxBatch: values.batchSize } : {}),
     ...(values.maxPixels !== undefined ? { maxPixels: values.maxPixels } : {}),
+    // A model call may take as long as a request may: past that it is stuck, and its process is replaced.
+    ...(values.timeoutMs !== undefined ? { callTimeoutMs: values.timeoutMs } : {}),
   });
   const service = createServer(scorer, {
     ...(values.maxBodyMb !== undefined ? { maxBodyBytes: values.maxBodyMb * (1 << 20) } : {}),

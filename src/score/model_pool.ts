@@ -13,7 +13,8 @@
 // price is a copy of each batch over the IPC pipe (structured clone).
 //
 // A child that dies is replaced (after restartDelayMs); the calls it held fail
-// with an error naming it. The pool is ready once every child has loaded the
+// with an error naming it. A child that holds a call past callTimeoutMs is
+// killed, and so replaced, the same way. The pool is ready once every child has loaded the
 // model and answered one warm-up call.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -32,6 +33,12 @@ export interface ModelPoolOptions {
   inputName?: string;
   /** Wait before replacing a dead child (ms, default 1000). */
   restartDelayMs?: number;
+  /**
+   * A model call not answered within this is stuck (a hung session, a stopped
+   * process): its child is killed and replaced, and the call fails, so the
+   * service's queue slots it holds come back (ms, default 30000).
+   */
+  callTimeoutMs?: number;
 }
 
 interface Call {
@@ -47,6 +54,10 @@ interface Member {
   /** Loaded and warmed up: takes calls. */
   warm: boolean;
   call: Call | null;
+  /** The running call's deadline (callTimeoutMs). */
+  deadline: NodeJS.Timeout | null;
+  /** Killed for missing it, in ms: the exit's message says so. */
+  stuckAfterMs: number | null;
 }
 
 /** How to start model_process: the compiled .js, or the .ts source through tsx (tests, `tsx` runs). */
@@ -91,6 +102,8 @@ export class ModelPool {
       const v = options[k];
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`ModelPool: ${k} must be a positive integer, got ${v}`);
     }
+    const t = options.callTimeoutMs;
+    if (t !== undefined && !(Number.isFinite(t) && t > 0)) throw new RangeError(`ModelPool: callTimeoutMs must be a positive number of ms, got ${t}`);
     const pool = new ModelPool(modelPath, options);
     for (let i = 0; i < options.processes; i++) pool.#spawn();
     return pool;
@@ -151,7 +164,19 @@ export class ModelPool {
       const call = this.#waiting.shift()!;
       m.call = call;
       m.child.send({ type: 'run', id: call.id, batch: call.batch, size: this.#options.size, pixels: call.pixels } satisfies ToModel);
+      const ms = this.#options.callTimeoutMs ?? 30_000;
+      m.deadline = setTimeout(() => {
+        m.stuckAfterMs = ms;
+        process.stderr.write(`model pool: model process ${m.child.pid} did not answer a call within ${ms} ms; killing it\n`);
+        m.child.kill('SIGKILL');
+      }, ms);
+      m.deadline.unref();
     }
+  }
+
+  #clearDeadline(m: Member): void {
+    if (m.deadline) clearTimeout(m.deadline);
+    m.deadline = null;
   }
 
   #spawn(): void {
@@ -161,7 +186,7 @@ export class ModelPool {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const member: Member = { child, warm: false, call: null };
+    const member: Member = { child, warm: false, call: null, deadline: null, stuckAfterMs: null };
     this.#members.add(member);
     const warmUp = (): void => {
       const s = this.#options.size;
@@ -184,6 +209,7 @@ export class ModelPool {
       if (m.type === 'load-failed') return this.#fail(member, new Error(`model pool: cannot load ${this.#modelPath}: ${m.message}`));
       const call = member.call;
       if (!call || call.id !== m.id) return;
+      this.#clearDeadline(member);
       member.call = null;
       if (m.type === 'result') call.resolve(m.distribution);
       else call.reject(new Error(`model call failed: ${m.message}`));
@@ -192,9 +218,13 @@ export class ModelPool {
     child.on('error', () => undefined); // 'exit' follows and does the accounting
     child.on('exit', (code, signal) => {
       this.#members.delete(member);
+      this.#clearDeadline(member);
       const call = member.call;
       member.call = null;
-      if (call) call.reject(new Error(`model process ${child.pid} exited (${signal ?? `code ${code}`}) during a model call`));
+      if (call) {
+        const why = member.stuckAfterMs !== null ? `was killed after not answering within ${member.stuckAfterMs} ms` : `exited (${signal ?? `code ${code}`})`;
+        call.reject(new Error(`model process ${child.pid} ${why} during a model call`));
+      }
       if (this.#closing) return;
       this.restarts++;
       setTimeout(() => {

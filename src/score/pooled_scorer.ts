@@ -26,6 +26,8 @@ export interface PooledScorerOptions {
   maxPixels?: number;
   /** Wait before replacing a dead model process (ms, default 1000). */
   restartDelayMs?: number;
+  /** A model call unanswered this long kills and replaces its process (ms, default 30000; see ModelPool). */
+  callTimeoutMs?: number;
 }
 
 interface Queued {
@@ -97,6 +99,7 @@ export class PooledScorer {
       size: metadata.preprocessing.size,
       inputName: metadata.inputNames[0] ?? 'pixel_values',
       ...(options.restartDelayMs !== undefined ? { restartDelayMs: options.restartDelayMs } : {}),
+      ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
     });
     return new PooledScorer(modelPath, metadata, pool, options);
   }

@@ -269,6 +269,32 @@ describe('cskd serve with model processes (PooledScorer)', () => {
     }
   });
 
+  it('a stuck model call (its process stopped) times out the request, then the process is killed and replaced and the slot comes back', async () => {
+    const pooled = await PooledScorer.start(model, 1, { processes: 1, threads: 1, maxBatch: 4, restartDelayMs: 50, callTimeoutMs: 800 });
+    const srv = createServer(pooled, { maxQueue: 2, requestTimeoutMs: 400 });
+    const { port } = await srv.listen(0, '127.0.0.1');
+    try {
+      await pooled.whenReady;
+      const pid = pooled.pool.pids()[0]!;
+      process.kill(pid, 'SIGSTOP'); // a hung session: alive, never answering
+      const t0 = performance.now();
+      const stuck = await call(port, 'POST', '/score', readFileSync(images.good[0]!));
+      expect(stuck.status).toBe(503);
+      expect(stuck.json<ErrorBody>().error.kind).toBe('timeout');
+      expect(srv.queue().depth).toBe(1); // the model still holds the image
+      await until(() => pooled.pool.restarts === 1, 'the stuck process replaced');
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(750);
+      expect(pooled.pool.pids()).not.toContain(pid);
+      await until(() => srv.queue().depth === 0, 'the slot back');
+      await until(() => pooled.pool.idle === 1, 'a warm process again');
+      expect((await call(port, 'POST', '/score', readFileSync(images.good[1]!))).status).toBe(200);
+      expect(srv.queue()).toEqual({ depth: 0, capacity: 2, releases: 2 });
+    } finally {
+      await srv.close();
+      await pooled.release();
+    }
+  });
+
   it('a pool released before it is ready rejects whenReady; a missing model is named', async () => {
     const pooled = await PooledScorer.start(model, 1, { processes: 1, threads: 1 });
     await pooled.release();
