@@ -5,9 +5,9 @@
 // embedded with cskd's decoder at the network's centre-crop view into a
 // feature store, and cskd's ridge probe (src/eval/probe.ts) is fitted on the
 // train split and scored by SRCC on the evaluation split, with a bootstrap 95%
-// interval and a paired bootstrap of the SRCC difference to the current
-// stand-in (mobilenet_v2; the same resampled images for both). The current
-// stand-in as cskd runs it (its ONNX conversion on onnxruntime) is probed too,
+// interval and a paired bootstrap of the SRCC difference to mobilenet_v2
+// (the first stand-in; the same resampled images for both). The stand-in as
+// cskd runs it (its ONNX conversion on onnxruntime) is probed too,
 // as a check of the converter. Without --data it generates the demo's labeled
 // images (src/train/demo.ts: 120 train, 54 test, 96 px).
 import { mkdtempSync } from 'node:fs';
@@ -19,7 +19,7 @@ import type { ClipEncoder } from '../src/clip/encoder.js';
 import { encoderView } from '../src/clip/encoder.js';
 import { buildFeatureStore } from '../src/clip/feature_store.js';
 import { openClipEncoder } from '../src/clip/open.js';
-import { NSFWJS_MODELS, type NsfwjsModelName } from '../src/clip/standin.js';
+import { NSFWJS_MODELS, type NsfwjsModelName, STANDIN_NETWORK } from '../src/clip/standin.js';
 import { type LabeledSplit, findSplit, loadDataset } from '../src/data/datasets.js';
 import { generateDemo } from '../src/data/demo.js';
 import { srcc } from '../src/eval/metrics.js';
@@ -106,7 +106,7 @@ function pairedDifference(a: Probed, b: Probed): { diff: number; low: number; hi
 const results: Probed[] = [];
 for (const name of values.models.split(',')) {
   const encoder = name === 'standin' ? await openClipEncoder('standin') : await nsfwjsTfjsEncoder(name as NsfwjsModelName);
-  const label = name === 'standin' ? 'standin (cskd ONNX of mobilenet_v2, onnxruntime)' : `${name} (tfjs ${backend})`;
+  const label = name === 'standin' ? `standin (cskd ONNX of ${STANDIN_NETWORK}, onnxruntime)` : `${name} (tfjs ${backend})`;
   process.stderr.write(`${label}: embedding ${files.length} images…\n`);
   results.push({ ...(await probe(name, encoder)), name: label });
 }

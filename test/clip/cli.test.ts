@@ -41,7 +41,7 @@ describe('cskd features', () => {
     expect(c.out()).toMatch(/bad +.*broken.png: not-an-image/);
     expect(c.out()).toMatch(/view +resize 224, centre crop 224/);
     const header = JSON.parse(readFileSync(join(root, 'features', 'standin', 'store.json'), 'utf8'));
-    expect(header.model).toMatchObject({ standIn: true, dim: 1280, engine: 'onnxruntime' });
+    expect(header.model).toMatchObject({ standIn: true, dim: 1792, engine: 'onnxruntime' });
     expect(header.model.description).toMatch(/STAND-IN \(not CLIP\)/);
   });
 

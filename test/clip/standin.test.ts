@@ -1,7 +1,8 @@
-// The offline stand-in: our conversion of nsfwjs@4.3.0's Keras MobileNetV2 to
-// ONNX must compute what the original model computes in its own runtime
-// (@tensorflow/tfjs, CPU backend, loading the same quantised files and
-// dequantising them itself) up to the global-average-pooled 1280-d features.
+// The offline stand-in: our conversion of nsfwjs@4.3.0's mobilenet_v2_mid (a
+// tfjs graph model) to ONNX must compute what the original model computes in
+// its own runtime (@tensorflow/tfjs, CPU backend, loading the same quantised
+// files and dequantising them itself) up to the pooled 1792-d features
+// (TF-Hub's feature_vector node).
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +12,16 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { OnnxClipEncoder } from '../../src/clip/onnx_encoder.js';
-import { buildStandinOnnx, ensureStandinOnnx, readNsfwjsMobileNetV2, STANDIN_LABEL } from '../../src/clip/standin.js';
+import { buildStandinOnnx, ensureStandinOnnx, readStandinFiles, STANDIN_LABEL } from '../../src/clip/standin.js';
 import { readOnnxMetadata } from '../../src/onnx/metadata.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cskd-standin-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const S = 224;
+const D = 1792;
+// TF-Hub's pooled, squeezed feature vector inside nsfwjs's graph.
+const FEATURE_NODE = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze';
 
 /** Image-like NHWC input in [0, 1]: smooth gradients per channel plus deterministic noise. */
 function inputNhwc(batch: number): Float32Array {
@@ -43,23 +47,22 @@ function toNchw(x: Float32Array, batch: number): Float32Array {
   return out;
 }
 
-describe('CLIP stand-in (nsfwjs MobileNetV2 → ONNX)', () => {
+describe('CLIP stand-in (nsfwjs mobilenet_v2_mid → ONNX)', () => {
   it('matches the original model run by tfjs on the same input', async () => {
-    const files = readNsfwjsMobileNetV2();
+    const files = readStandinFiles();
     expect(files.version).toBe('4.3.0');
     const B = 2;
     const x = inputNhwc(B);
 
-    // The original: tfjs loads the model.json and the still-quantised shard itself.
+    // The original: tfjs loads the model.json and the still-quantised shards itself.
     tf.enableProdMode(); // no banner asking for tfjs-node on every test run
     await tf.setBackend('cpu');
-    const specs = files.model.weightsManifest.flatMap((g) => g.weights);
+    const specs = files.model.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
     const weightData = files.weightData.buffer.slice(files.weightData.byteOffset, files.weightData.byteOffset + files.weightData.byteLength) as ArrayBuffer;
-    const original = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.model.modelTopology as unknown as tf.io.ModelJSON['modelTopology'], weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData }));
-    const pooled = tf.model({ inputs: original.inputs, outputs: original.getLayer('flatten_1').output as tf.SymbolicTensor });
+    const original = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: files.model.modelTopology as tf.io.ModelJSON['modelTopology'], weightSpecs: specs, weightData, format: 'graph-model' }));
     const input = tf.tensor4d(x, [B, S, S, 3]);
-    const refTensor = pooled.predict(input) as tf.Tensor;
-    expect(refTensor.shape).toEqual([B, 1280]);
+    const refTensor = original.execute(input, FEATURE_NODE) as tf.Tensor;
+    expect(refTensor.shape).toEqual([B, D]);
     const ref = refTensor.dataSync() as Float32Array;
     tf.dispose([input, refTensor]);
     original.dispose();
@@ -67,7 +70,7 @@ describe('CLIP stand-in (nsfwjs MobileNetV2 → ONNX)', () => {
     const session = await ort.InferenceSession.create(buildStandinOnnx(files), { intraOpNumThreads: 2 });
     const out = (await session.run({ pixel_values: new ort.Tensor('float32', toNchw(x, B), [B, 3, S, S]) }))['embedding']!;
     await session.release();
-    expect(out.dims).toEqual([B, 1280]);
+    expect(out.dims).toEqual([B, D]);
     const got = out.data as Float32Array;
 
     let maxErr = 0;
@@ -84,7 +87,7 @@ describe('CLIP stand-in (nsfwjs MobileNetV2 → ONNX)', () => {
     expect(maxErr).toBeLessThanOrEqual(1e-4 * maxRef);
     // The two images differ, so must their features.
     let diff = 0;
-    for (let i = 0; i < 1280; i++) diff = Math.max(diff, Math.abs(ref[i]! - ref[1280 + i]!));
+    for (let i = 0; i < D; i++) diff = Math.max(diff, Math.abs(ref[i]! - ref[D + i]!));
     expect(diff).toBeGreaterThan(1e-2);
   }, 60_000);
 
@@ -102,7 +105,7 @@ describe('CLIP stand-in (nsfwjs MobileNetV2 → ONNX)', () => {
     const enc = await OnnxClipEncoder.open(path, { threads: 2 });
     try {
       expect(enc.standIn).toBe(true);
-      expect(enc.dim).toBe(1280);
+      expect(enc.dim).toBe(D);
       expect(enc.description).toMatch(/STAND-IN/);
       expect(enc.preprocessing.mean).toEqual([0, 0, 0]);
       expect(enc.preprocessing.std).toEqual([1, 1, 1]);
