@@ -78,7 +78,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   clip: { model: 'standin', store: null, batchSize: 16, threads: 0 },
   teacher: { model: 'vit-b16', imgSize: null },
   student: { model: 'vit-s16', imgSize: null },
-  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false, projectorHidden: null, targets: 'standardised', heldOutFraction: 0.1, heldOutPool: null, patience: null, probe: true },
+  align: { ...phase(10, 5e-4, 64), loss: 'cosine', skip: false, projectorHidden: null, targets: 'raw', heldOutFraction: 0.1, heldOutPool: null, patience: null, probe: true },
   finetune: { ...phase(10, 1e-4, 32), layerDecay: 0.75 },
   distill: { ...phase(10, 1e-4, 32), layerDecay: 0.75, lambda: 1, temperature: 1, confidenceWeighting: false, unlabeledBatchSize: 32 },
   baselines: { noAlign: true, noUnlabeled: true, clipFinetune: false },
