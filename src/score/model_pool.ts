@@ -14,8 +14,8 @@
 //
 // A child that dies is replaced (after restartDelayMs); the calls it held fail
 // with an error naming it. A child that holds a call past callTimeoutMs is
-// killed, and so replaced, the same way. The pool is ready once every child has loaded the
-// model and answered one warm-up call.
+// killed, and so replaced, the same way. The pool is ready once every child
+// has loaded the model and answered one warm-up call.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
