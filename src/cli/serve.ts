@@ -17,6 +17,7 @@ interface ServeOptions {
   host: string;
   workers?: number;
   threads?: number;
+  modelNice?: number;
   batchSize?: number;
   maxQueue?: number;
   maxBodyMb?: number;
@@ -42,6 +43,11 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--workers <n>', `model processes (default: one per 4 cores, here ${pool.processes})`, positiveInt)
     .addOption(threadsOption(`onnxruntime threads per model process (default: the cores divided among them, here ${pool.threads})`))
+    .option(
+      '--model-nice <n>',
+      'nice levels the model processes (decoding and model calls) run below the service, so /health, /ready and refusals answer first under full load; 0 keeps them level (default 10)',
+      integer(0, 19),
+    )
     .option('--batch-size <n>', 'most images per model call (default 16)', positiveInt)
     .option('--max-queue <n>', 'images in progress before 503 (default 64)', positiveInt)
     .option('--max-body-mb <n>', 'largest image body in MiB (default 20; batch bodies: 64)', positiveInt)
@@ -67,6 +73,7 @@ async function serve(values: ServeOptions, cores: number): Promise<number> {
   const scorer = await PooledScorer.start(values.model, cores, {
     ...(values.workers !== undefined ? { processes: values.workers } : {}),
     ...(values.threads !== undefined ? { threads: values.threads } : {}),
+    ...(values.modelNice !== undefined ? { nice: values.modelNice } : {}),
     ...(values.batchSize !== undefined ? { maxBatch: values.batchSize } : {}),
     ...(values.maxPixels !== undefined ? { maxPixels: values.maxPixels } : {}),
     // A model call may take as long as a request may: past that it is stuck, and its process is replaced.

@@ -1,19 +1,19 @@
-// The service's scorer: decodes on the main thread's side (sharp works in
-// libuv's threads) and runs model calls in a ModelPool of child processes, so
-// the JS thread stays free to answer /health, /ready and refusals while the
-// model works.
+// The service's scorer: an exported model checked here, scored by a
+// ModelPool of child processes that decode and run it (model_pool.ts), so the
+// JS thread stays free to answer /health, /ready and refusals while images
+// are decoded and scored.
 //
-// Batching is the Scorer's rule (src/score/scorer.ts), per model process:
-// when a process is free, it takes up to maxBatch queued images, at once if
-// the batch is full or no image is still decoding (waiting longer would leave
-// it idle, not fill the batch). With n processes, n batches run at once.
+// Batching is the Scorer's rule (src/score/scorer.ts), inside each model
+// process: when its model is free, it takes up to maxBatch decoded images, at
+// once if the batch is full or no image is still decoding. With n processes,
+// n batches run at once.
 import { readFile } from 'node:fs/promises';
 
 import { isCheckpoint } from '../model/checkpoint.js';
 import { parseOnnxMetadata, type OnnxModelMetadata, type OnnxPreprocessing } from '../onnx/metadata.js';
 import { ModelPool } from './model_pool.js';
-import { preprocess, type ScoreInput } from './preprocess.js';
-import { scoreOf, type Score, type ScorerStats } from './scorer.js';
+import type { ScoreInput } from './preprocess.js';
+import type { Score, ScorerStats } from './scorer.js';
 
 export interface PooledScorerOptions {
   /** Model processes (default: see defaultPoolSize). */
@@ -26,15 +26,10 @@ export interface PooledScorerOptions {
   maxPixels?: number;
   /** Wait before replacing a dead model process (ms, default 1000). */
   restartDelayMs?: number;
-  /** A model call unanswered this long kills and replaces its process (ms, default 30000; see ModelPool). */
+  /** A model process holding images that answers nothing this long is killed and replaced (ms, default 30000; see ModelPool). */
   callTimeoutMs?: number;
-}
-
-interface Queued {
-  chw: Float32Array;
-  queuedAt: number;
-  resolve: (s: Score) => void;
-  reject: (e: Error) => void;
+  /** Nice levels the model processes run below this process (0–19, default 10; see ModelPool). */
+  nice?: number;
 }
 
 /**
@@ -68,22 +63,15 @@ export class PooledScorer {
   readonly preprocessing: OnnxPreprocessing;
   readonly bins: readonly number[];
   readonly maxBatch: number;
-  readonly maxPixels: number | undefined;
-  readonly stats: ScorerStats = { batches: 0, images: 0, modelMs: 0 };
   readonly pool: ModelPool;
-  /** Called with each image's wait (s) from decoded to its model call's start. */
-  onQueueWait: ((seconds: number) => void) | null = null;
-  readonly #queue: Queued[] = [];
-  #decoding = 0;
   #released = false;
 
-  private constructor(modelPath: string, metadata: OnnxModelMetadata, pool: ModelPool, options: PooledScorerOptions) {
+  private constructor(modelPath: string, metadata: OnnxModelMetadata, pool: ModelPool, maxBatch: number) {
     this.modelPath = modelPath;
     this.metadata = metadata;
     this.preprocessing = metadata.preprocessing;
     this.bins = metadata.scoreBins as number[];
-    this.maxBatch = options.maxBatch ?? 16;
-    this.maxPixels = options.maxPixels;
+    this.maxBatch = maxBatch;
     this.pool = pool;
   }
 
@@ -92,21 +80,37 @@ export class PooledScorer {
     const size = defaultPoolSize(cores);
     const maxBatch = options.maxBatch ?? 16;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`PooledScorer: maxBatch must be a positive integer, got ${maxBatch}`);
+    if (options.maxPixels !== undefined && !(options.maxPixels > 0)) throw new RangeError(`PooledScorer: maxPixels must be positive, got ${options.maxPixels}`);
     const metadata = await readScoreModel(modelPath);
     const pool = ModelPool.start(modelPath, {
       processes: options.processes ?? size.processes,
       threads: options.threads ?? size.threads,
-      size: metadata.preprocessing.size,
-      inputName: metadata.inputNames[0] ?? 'pixel_values',
+      maxBatch,
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+      ...(options.nice !== undefined ? { nice: options.nice } : {}),
       ...(options.restartDelayMs !== undefined ? { restartDelayMs: options.restartDelayMs } : {}),
       ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
     });
-    return new PooledScorer(modelPath, metadata, pool, options);
+    return new PooledScorer(modelPath, metadata, pool, maxBatch);
   }
 
   /** Every model process loaded and warm. */
   get whenReady(): Promise<void> {
     return this.pool.whenReady;
+  }
+
+  /** The model processes' counters, summed. */
+  get stats(): ScorerStats {
+    return this.pool.stats;
+  }
+
+  /** Called with each image's wait (s) from decoded to its model call's start. */
+  get onQueueWait(): ((seconds: number) => void) | null {
+    return this.pool.onQueueWait;
+  }
+
+  set onQueueWait(f: ((seconds: number) => void) | null) {
+    this.pool.onQueueWait = f;
   }
 
   /** Whether scoring can proceed now (a warm model process, not released), or why not. */
@@ -116,58 +120,22 @@ export class PooledScorer {
     return this.pool.everReady ? 'model-unavailable' : 'loading';
   }
 
-  /** Scores one image. Throws ImageFileError for a bad image. */
-  async score(input: ScoreInput, label?: string): Promise<Score> {
-    if (this.#released) throw new Error('scorer: released');
-    this.#decoding++;
-    let chw: Float32Array;
-    try {
-      chw = await preprocess(input, this.preprocessing, { ...(this.maxPixels !== undefined ? { maxPixels: this.maxPixels } : {}), ...(label !== undefined ? { label } : {}) });
-    } finally {
-      this.#decoding--;
+  /**
+   * Scores one image: its encoded bytes or its path (decoded in a model
+   * process, so not a sharp pipeline). Throws ImageFileError for a bad image.
+   */
+  score(input: ScoreInput, label?: string): Promise<Score> {
+    if (this.#released) return Promise.reject(new Error('scorer: released'));
+    if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+      return Promise.reject(new TypeError('PooledScorer.score: input must be a path or the bytes of an image file (a sharp pipeline cannot cross to a model process)'));
     }
-    const scored = new Promise<Score>((resolve, reject) => this.#queue.push({ chw, queuedAt: performance.now(), resolve, reject }));
-    this.#pump();
-    return scored;
+    return this.pool.score(input, label ?? (typeof input === 'string' ? input : 'buffer'));
   }
 
-  #pump(): void {
-    while (this.#queue.length > 0 && this.pool.idle > 0) {
-      if (this.#queue.length < this.maxBatch && this.#decoding > 0) {
-        // A batch could still fill; the decodes in progress call #pump as they queue. One wait per pass.
-        return;
-      }
-      this.#runBatch(this.#queue.splice(0, Math.min(this.maxBatch, this.#queue.length)));
-    }
-  }
-
-  #runBatch(take: Queued[]): void {
-    const n = 3 * this.preprocessing.size * this.preprocessing.size;
-    const pixels = new Float32Array(take.length * n);
-    const t0 = performance.now();
-    take.forEach((q, i) => {
-      pixels.set(q.chw, i * n);
-      this.onQueueWait?.((t0 - q.queuedAt) / 1e3);
-    });
-    const K = this.bins.length;
-    this.pool
-      .run(pixels, take.length)
-      .then((dist) => {
-        this.stats.modelMs += performance.now() - t0;
-        this.stats.batches++;
-        this.stats.images += take.length;
-        if (dist.length !== take.length * K) throw new Error(`model returned ${dist.length} probabilities for ${take.length} images of ${K} bins`);
-        take.forEach((q, i) => q.resolve(scoreOf(dist.subarray(i * K, (i + 1) * K), this.bins)));
-      })
-      .catch((e: unknown) => take.forEach((q) => q.reject(e as Error)))
-      .finally(() => this.#pump());
-  }
-
-  /** Stops the model processes after the calls in progress (queued images fail). */
+  /** Stops the model processes after the images they hold (images not yet sent fail). */
   async release(timeoutMs?: number): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    for (const q of this.#queue.splice(0)) q.reject(new Error('scorer: released'));
     await this.pool.close(timeoutMs);
   }
 }

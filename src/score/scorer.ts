@@ -72,6 +72,8 @@ export interface ScorerStats {
 interface Pending {
   chw: Float32Array;
   maxBatch: number;
+  /** When it was queued (performance.now()). */
+  queuedAt: number;
   resolve: (s: Score) => void;
   reject: (e: Error) => void;
 }
@@ -93,6 +95,8 @@ export class Scorer {
   readonly maxBatch: number;
   readonly maxPixels: number | undefined;
   readonly stats: ScorerStats = { batches: 0, images: 0, modelMs: 0 };
+  /** Called with each image's wait (s) from decoded and queued to the start of its model call. */
+  onQueueWait: ((seconds: number) => void) | null = null;
   readonly #session: Ort.InferenceSession;
   readonly #inputName: string;
   readonly #queue: Pending[] = [];
@@ -146,6 +150,11 @@ export class Scorer {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // Scoring decodes beside every model call, so the cores onnxruntime's idle
+      // intra-op threads would spin on belong to the decoders: serving a small
+      // model on 2 cores went from 98 to 145 req/s without spinning; the ViT-S
+      // score_pipeline was unchanged (BENCHMARKS.md).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     return new Scorer(modelPath, session, metadata, options);
   }
@@ -255,7 +264,7 @@ export class Scorer {
       // scoreMany turns decode failures into items; score() rethrows the ImageFileError itself.
       throw slots ? new DecodeFailure(e) : e;
     }
-    const result = new Promise<Score>((resolve, reject) => this.#queue.push({ chw, maxBatch, resolve, reject }));
+    const result = new Promise<Score>((resolve, reject) => this.#queue.push({ chw, maxBatch, queuedAt: performance.now(), resolve, reject }));
     this.#pending--;
     this.#pump();
     return result;
@@ -273,7 +282,11 @@ export class Scorer {
     const take = this.#queue.splice(0, Math.min(limit, this.#queue.length));
     const n = this.imageLength;
     const pixels = new Float32Array(take.length * n);
-    take.forEach((p, i) => pixels.set(p.chw, i * n));
+    const t0 = performance.now();
+    take.forEach((p, i) => {
+      pixels.set(p.chw, i * n);
+      this.onQueueWait?.((t0 - p.queuedAt) / 1e3);
+    });
     this.#running = this.#run(pixels, take.length)
       .then(
         (scores) => take.forEach((p, i) => p.resolve(scores[i]!)),

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { PooledScorer } from '../../src/score/pooled_scorer.js';
 import { Scorer, type Score } from '../../src/score/scorer.js';
 import { createServer, type ImageScorer, type ScoreServer } from '../../src/score/server.js';
 import { tempDir } from '../data/images.js';
+import { threadNices } from '../helpers/threads.js';
 import { tinyModel, writeImageSet, type ImageSet } from './fixtures.js';
 import { call, gatedScorer, promSamples, until } from './serve_client.js';
 
@@ -255,6 +257,22 @@ describe('cskd serve with model processes (PooledScorer)', () => {
       expect(pooled.stats.images).toBe(images.good.length);
       const prom = promSamples((await call(port, 'GET', '/metrics')).body);
       expect(prom.get('cskd_queue_wait_seconds_count')).toBe(images.good.length);
+
+      // Bad images are decoded in the model processes and named there with the words the in-thread path uses.
+      const truncated = [...images.bad].find(([, k]) => k === 'truncated')![0];
+      const single = await call(port, 'POST', '/score', readFileSync(truncated));
+      expect(single.status).toBe(422);
+      expect(single.json<ErrorBody>().error).toEqual({ kind: 'truncated', message: `request body: truncated: ${TRUNCATED_DETAIL}` });
+      const batch = await call(port, 'POST', '/score/batch', JSON.stringify({ images: [readFileSync(images.good[0]!).toString('base64'), 'bm90IGFuIGltYWdl'] }));
+      const [good, bad] = batch.json<{ results: [Score, ErrorBody] }>().results;
+      expect(good.mean).toBeCloseTo((await scorer.score(images.good[0]!)).mean, 5);
+      expect(bad.error.kind).toBe('not-an-image');
+      expect(bad.error.message).toMatch(/^images\[1\]: not-an-image: /);
+
+      // Decoding and model calls run below the service's priority: every thread of every model process, 10 nice levels down.
+      for (const pid of pooled.pool.pids()) {
+        for (const [tid, nice] of Object.entries(threadNices(pid))) expect(nice, `model process ${pid}, thread ${tid}`).toBe(Math.min(19, getPriority() + 10));
+      }
 
       // Kill one model process: the pool replaces it and keeps scoring.
       const before = pooled.pool.restarts;
