@@ -23,7 +23,7 @@ export interface ModelProcessArgs {
   threads: number;
   maxBatch: number;
   maxPixels: number | null;
-  /** Nice value this process takes (0: leave it). */
+  /** Nice levels this process lowers itself by (0: none). */
   nice: number;
 }
 
