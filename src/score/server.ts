@@ -20,7 +20,9 @@
 //
 // Admission happens before the body is read: a request takes a Slot of the
 // queue (request_slot.ts), one image or the batch's item count once parsed,
-// and gives it back exactly once when it ends. A body still arriving at the
+// and gives it back exactly once when it ends. A client that sends Expect:
+// 100-continue is told to continue only once admitted, so a refused one
+// never uploads its body. A body still arriving at the
 // timeout, or whose client goes away, is abandoned at once (its slot freed);
 // an image already handed to the model keeps its slot until the model is done
 // with it, so the queue bounds decoded images held and work the model owes.
@@ -107,10 +109,16 @@ function routeOf(pathname: string): Route {
   return pathname in ALLOW ? (pathname as Route) : 'other';
 }
 
-/** Reads a body of at most `limit` bytes; a 413 HttpError past it, the signal's reason when it aborts. */
-function readBody(req: IncomingMessage, limit: number, signal: AbortSignal): Promise<Buffer> {
+/**
+ * Reads a body of at most `limit` bytes; a 413 HttpError past it, the signal's
+ * reason when it aborts. A client that waits for `100 Continue` (Expect:
+ * 100-continue) is told to send now: it was admitted. One that is refused
+ * before this gets its 503 without having sent a byte of the body.
+ */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason as Error);
+    if (/\b100-continue\b/i.test(req.headers.expect ?? '')) res.writeContinue();
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -229,7 +237,7 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
     if (length > maxBody) throw new HttpError(413, 'body-too-large', `body of ${length} bytes over the limit of ${maxBody}`);
     const slot = admit(1);
     try {
-      const body = await readBody(req, maxBody, signal);
+      const body = await readBody(req, res, maxBody, signal);
       const score = await scorer.score(body, 'request body');
       metrics.scored();
       send(req, res, 200, scoreJson(score));
@@ -244,7 +252,7 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
     // One image's slot while the body arrives; the rest once the item count is known.
     const slot = admit(1);
     try {
-      const body = await readBody(req, maxBatchBody, signal);
+      const body = await readBody(req, res, maxBatchBody, signal);
       let images: unknown;
       try {
         images = (JSON.parse(body.toString('utf8')) as { images?: unknown } | null)?.images;
@@ -347,14 +355,18 @@ export function createServer(scorer: ImageScorer, options: ServeOptions = {}): S
     }
   }
 
-  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const ctl = new AbortController();
     active.add(ctl);
     void handle(req, res, ctl).finally(() => {
       active.delete(ctl);
       if (active.size === 0 && drained) drained();
     });
-  });
+  };
+  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, onRequest);
+  // Expect: 100-continue comes here instead of 'request' (node would otherwise say Continue at once):
+  // readBody says it once the request is admitted, so a refusal costs the client no upload.
+  server.on('checkContinue', onRequest);
   // node's own limits, behind the handler's timer: a request that has not arrived by then is cut (408).
   server.requestTimeout = timeoutMs + 1000;
   server.headersTimeout = Math.min(timeoutMs, 60_000);

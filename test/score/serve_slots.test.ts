@@ -3,11 +3,12 @@
 // while the model works, shutdown. After each, the queue is empty and the
 // number of releases equals the number of requests admitted.
 import { readFileSync } from 'node:fs';
+import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Scorer } from '../../src/score/scorer.js';
+import { Scorer, type Score } from '../../src/score/scorer.js';
 import { createServer } from '../../src/score/server.js';
 import { tempDir } from '../data/images.js';
 import { tinyModel, writeImageSet, type ImageSet } from './fixtures.js';
@@ -85,6 +86,53 @@ describe('queue slots', () => {
       await until(() => srv.queue().depth === 0, 'slot freed');
       expect(srv.queue().releases).toBe(1);
     } finally {
+      await srv.close();
+    }
+  });
+
+  it('Expect: 100-continue: refused before the body is sent when the queue is full; told to continue and scored once admitted', async () => {
+    const srv = createServer(scorer, { maxQueue: 1 });
+    const { port } = await srv.listen(0, '127.0.0.1');
+    const body = readFileSync(images.good[0]!);
+    // Headers only, then the body when the server says 100 Continue; everything it answers, as text.
+    const expecting = (): { text: () => string; sentBody: () => boolean; socket: Socket } => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      let sentBody = false;
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+        if (text.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !sentBody) {
+          sentBody = true;
+          socket.write(body);
+        }
+      });
+      socket.write(`POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+      socket.on('error', () => undefined);
+      return { text: () => text, sentBody: () => sentBody, socket };
+    };
+    const holder = slowUpload(port, '/score', 10_000, 50);
+    try {
+      await until(() => srv.queue().depth === 1, 'the one slot held');
+      const refused = expecting();
+      await until(() => refused.text().includes('\r\n\r\n'), 'an answer');
+      expect(refused.text()).toMatch(/^HTTP\/1\.1 503 /);
+      expect(refused.text()).toContain('"kind":"queue-full"');
+      holder.stop();
+      expect(refused.sentBody()).toBe(false);
+      refused.socket.destroy();
+      await until(() => srv.queue().depth === 0, 'slot freed');
+
+      const admitted = expecting();
+      await until(() => /\r\n\r\n\{.*\}$/s.test(admitted.text().slice(25)), 'the score');
+      const [cont, rest] = [admitted.text().slice(0, 25), admitted.text().slice(25)];
+      expect(cont).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+      expect(rest).toMatch(/^HTTP\/1\.1 200 /);
+      const want = await scorer.score(images.good[0]!);
+      expect(JSON.parse(rest.slice(rest.indexOf('\r\n\r\n') + 4)) as Score).toEqual({ mean: want.mean, std: want.std, distribution: want.distribution });
+      admitted.socket.destroy();
+      expect(srv.queue()).toEqual({ depth: 0, capacity: 1, releases: 2 });
+    } finally {
+      holder.stop();
       await srv.close();
     }
   });
